@@ -1,0 +1,64 @@
+//! The crate's error type: every malformed input maps to one of these, never a panic.
+
+use thiserror::Error;
+
+/// What went wrong with an input.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Error {
+    /// A string that should be hex is not (a non-hex digit or an odd number of digits).
+    #[error("{what} is not valid hex: {reason}")]
+    InvalidHex {
+        /// Which field.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A byte string of the wrong size.
+    #[error("{what} must be {expected} bytes, got {got}")]
+    WrongLength {
+        /// Which field.
+        what: &'static str,
+        /// Bytes required.
+        expected: usize,
+        /// Bytes given.
+        got: usize,
+    },
+    /// A difficulty that is zero, negative, NaN or infinite.
+    #[error("difficulty must be a finite number greater than 0, got {0}")]
+    InvalidDifficulty(f64),
+    /// An algorithm name this crate does not know.
+    #[error("unknown algorithm {0:?} (expected sha256d or scrypt)")]
+    UnknownAlgorithm(String),
+    /// scrypt parameters outside what the reference implementation accepts.
+    #[error("invalid scrypt parameters: {0}")]
+    InvalidScryptParams(String),
+    /// A stratum message that does not have the expected shape.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// Which message or field.
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A job the configured limits refuse (coinbase too large, branch too long, ...).
+    #[error("job refused: {0}")]
+    JobRefused(String),
+}
+
+/// Decodes hex into bytes, naming the field in the error.
+pub fn decode_hex(what: &'static str, s: &str) -> Result<Vec<u8>, Error> {
+    hex::decode(s).map_err(|e| Error::InvalidHex { what, reason: e.to_string() })
+}
+
+/// Decodes hex into exactly `N` bytes.
+pub fn decode_hex_array<const N: usize>(what: &'static str, s: &str) -> Result<[u8; N], Error> {
+    let mut out = [0u8; N];
+    if s.len() != 2 * N {
+        if s.len() % 2 == 1 {
+            return Err(Error::InvalidHex { what, reason: "odd number of digits".into() });
+        }
+        return Err(Error::WrongLength { what, expected: N, got: s.len() / 2 });
+    }
+    hex::decode_to_slice(s, &mut out).map_err(|e| Error::InvalidHex { what, reason: e.to_string() })?;
+    Ok(out)
+}

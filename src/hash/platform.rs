@@ -1,0 +1,145 @@
+//! Runtime CPU detection: one [`Platform`] value, detected once, naming the kernel each
+//! hash uses. Every path can be forced (tests, benchmarks); the portable paths always exist.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+/// How SHA-256 compressions are computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Sha256Path {
+    /// Plain Rust, any CPU.
+    Portable,
+    /// x86 SHA extensions (SHA-NI), one stream.
+    ShaNi,
+}
+
+/// How scrypt's ROMix (Salsa20/8) is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScryptPath {
+    /// Plain Rust, any CPU, one hash at a time.
+    Portable,
+    /// SSE2 (x86-64 baseline): Salsa20/8 in 128-bit registers, diagonal layout, one hash.
+    Sse2,
+    /// AVX2: several hashes interleaved in 256-bit registers.
+    Avx2,
+}
+
+impl fmt::Display for Sha256Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sha256Path::Portable => "portable",
+            Sha256Path::ShaNi => "sha-ni",
+        })
+    }
+}
+
+impl fmt::Display for ScryptPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ScryptPath::Portable => "portable",
+            ScryptPath::Sse2 => "sse2",
+            ScryptPath::Avx2 => "avx2",
+        })
+    }
+}
+
+impl Sha256Path {
+    /// Every SHA-256 path this CPU can run, portable first.
+    pub fn supported() -> Vec<Sha256Path> {
+        let mut v = vec![Sha256Path::Portable];
+        if cpu_has_sha_ni() {
+            v.push(Sha256Path::ShaNi);
+        }
+        v
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Sha256Path::Portable => true,
+            Sha256Path::ShaNi => cpu_has_sha_ni(),
+        }
+    }
+}
+
+impl ScryptPath {
+    /// Every scrypt path this CPU can run, portable first.
+    pub fn supported() -> Vec<ScryptPath> {
+        [ScryptPath::Portable, ScryptPath::Sse2, ScryptPath::Avx2]
+            .into_iter()
+            .filter(|p| p.is_supported())
+            .collect()
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn is_supported(self) -> bool {
+        match self {
+            ScryptPath::Portable => true,
+            ScryptPath::Sse2 => cfg!(target_arch = "x86_64"),
+            ScryptPath::Avx2 => cpu_has_avx2(),
+        }
+    }
+}
+
+fn cpu_has_sha_ni() -> bool {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        std::arch::is_x86_feature_detected!("sha") && std::arch::is_x86_feature_detected!("sse4.1")
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        false
+    }
+}
+
+fn cpu_has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The kernels in use: one per hash family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Platform {
+    /// SHA-256 compression path.
+    pub sha256: Sha256Path,
+    /// scrypt ROMix path.
+    pub scrypt: ScryptPath,
+}
+
+static DETECTED: OnceLock<Platform> = OnceLock::new();
+
+impl Platform {
+    /// The best kernels this CPU supports, detected on first use and then cached.
+    ///
+    /// The environment variable `SHARECHECK_FORCE_PORTABLE=1` selects the portable
+    /// kernels instead (to test the fallback on a machine that has the extensions).
+    #[inline]
+    pub fn get() -> Platform {
+        *DETECTED.get_or_init(|| {
+            if std::env::var_os("SHARECHECK_FORCE_PORTABLE").is_some_and(|v| v == "1") {
+                Platform::portable()
+            } else {
+                Platform::detect()
+            }
+        })
+    }
+
+    /// Detects the best kernels now (uncached).
+    pub fn detect() -> Platform {
+        Platform {
+            sha256: *Sha256Path::supported().last().unwrap(),
+            scrypt: *ScryptPath::supported().last().unwrap(),
+        }
+    }
+
+    /// The portable kernels: correct on every CPU.
+    pub const fn portable() -> Platform {
+        Platform { sha256: Sha256Path::Portable, scrypt: ScryptPath::Portable }
+    }
+}

@@ -1,0 +1,291 @@
+//! SHA-256 and SHA-256d: the compression function behind runtime dispatch, a streaming
+//! hasher that never allocates, midstates, and the fixed-size shortcuts (80-byte header,
+//! 64-byte merkle step) the share check lives on.
+
+pub(crate) mod portable;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+pub(crate) mod x86_shani;
+
+use super::platform::{Platform, Sha256Path};
+
+/// The SHA-256 initial hash value (FIPS 180-4 §5.3.3).
+pub(crate) const H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The SHA-256 round constants (FIPS 180-4 §4.2.2).
+#[rustfmt::skip]
+pub(crate) const K: [u32; 64] = [
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+];
+
+/// Message schedule plus round constants of the block that pads a 64-byte message
+/// (`0x80`, zeros, bit length 512). It never changes, so it is expanded at compile time.
+pub(crate) const PADDING_64_SCHEDULE: [u32; 64] = {
+    let mut w = [0u32; 64];
+    w[0] = 0x8000_0000;
+    w[15] = 512;
+    let mut t = 16;
+    while t < 64 {
+        let s0 = w[t - 15].rotate_right(7) ^ w[t - 15].rotate_right(18) ^ (w[t - 15] >> 3);
+        let s1 = w[t - 2].rotate_right(17) ^ w[t - 2].rotate_right(19) ^ (w[t - 2] >> 10);
+        w[t] = s1.wrapping_add(w[t - 7]).wrapping_add(s0).wrapping_add(w[t - 16]);
+        t += 1;
+    }
+    let mut t = 0;
+    while t < 64 {
+        w[t] = w[t].wrapping_add(K[t]);
+        t += 1;
+    }
+    w
+};
+
+/// The second block of an 80-byte header: its last 16 bytes, then padding for 640 bits.
+#[inline(always)]
+pub(crate) fn header_tail_words(header: &[u8; 80]) -> [u32; 16] {
+    let mut w = [0u32; 16];
+    for (i, word) in w.iter_mut().take(4).enumerate() {
+        *word = u32::from_be_bytes(header[64 + 4 * i..68 + 4 * i].try_into().unwrap());
+    }
+    w[4] = 0x8000_0000;
+    w[15] = 640;
+    w
+}
+
+/// Serializes a state as the big-endian digest bytes.
+#[inline(always)]
+pub(crate) fn state_to_bytes(state: &[u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (chunk, word) in out.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    out
+}
+
+/// Reads digest bytes back into state words.
+#[inline(always)]
+pub(crate) fn bytes_to_state(digest: &[u8; 32]) -> [u32; 8] {
+    core::array::from_fn(|i| u32::from_be_bytes(digest[4 * i..4 * i + 4].try_into().unwrap()))
+}
+
+/// Compresses whole 64-byte blocks into `state` on the given path.
+#[inline]
+pub(crate) fn compress_blocks(path: Sha256Path, state: &mut [u32; 8], blocks: &[[u8; 64]]) {
+    match path {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
+        Sha256Path::ShaNi => unsafe { x86_shani::compress_blocks(state, blocks) },
+        _ => portable::compress_blocks(state, blocks),
+    }
+}
+
+/// Compresses one block given as 16 decoded words on the given path.
+#[inline]
+pub(crate) fn compress_words_on(path: Sha256Path, state: &mut [u32; 8], words: &[u32; 16]) {
+    match path {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
+        Sha256Path::ShaNi => unsafe { x86_shani::compress_words(state, words) },
+        _ => portable::compress_words(state, words),
+    }
+}
+
+/// A SHA-256 state after a whole number of 64-byte blocks: what stays constant when only
+/// the tail of a message changes (coinb1‖extranonce1 per job, the first header block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Midstate {
+    state: [u32; 8],
+    blocks: u64,
+}
+
+impl Midstate {
+    /// The state before any data.
+    pub const INITIAL: Midstate = Midstate { state: H0, blocks: 0 };
+
+    /// Hashes the whole 64-byte blocks of `prefix` and returns the midstate with the
+    /// number of bytes it consumed; the rest (`prefix.len() % 64` bytes) is left to the
+    /// caller to pass on to [`Midstate::resume`].
+    pub fn of_prefix(prefix: &[u8]) -> (Midstate, usize) {
+        Self::of_prefix_with(Platform::get().sha256, prefix)
+    }
+
+    /// [`Midstate::of_prefix`] on a chosen SHA-256 path.
+    pub fn of_prefix_with(path: Sha256Path, prefix: &[u8]) -> (Midstate, usize) {
+        let whole = prefix.len() / 64;
+        let (blocks, _) = prefix[..whole * 64].as_chunks::<64>();
+        let mut state = H0;
+        compress_blocks(path, &mut state, blocks);
+        (Midstate { state, blocks: whole as u64 }, whole * 64)
+    }
+
+    /// The raw state words.
+    pub fn state(&self) -> [u32; 8] {
+        self.state
+    }
+
+    /// How many bytes the midstate has consumed.
+    pub fn bytes_consumed(&self) -> u64 {
+        self.blocks * 64
+    }
+
+    /// A streaming hasher that continues from this midstate.
+    pub fn resume(&self) -> Sha256 {
+        Sha256 {
+            path: Platform::get().sha256,
+            state: self.state,
+            buffer: [0; 64],
+            buffered: 0,
+            total: self.blocks * 64,
+        }
+    }
+}
+
+/// A streaming SHA-256 hasher on the stack (no heap allocation).
+#[derive(Clone, Debug)]
+pub struct Sha256 {
+    path: Sha256Path,
+    state: [u32; 8],
+    buffer: [u8; 64],
+    buffered: usize,
+    total: u64,
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sha256 {
+    /// A new hasher on the detected best path.
+    pub fn new() -> Self {
+        Self::with_path(Platform::get().sha256)
+    }
+
+    /// A new hasher on a chosen path.
+    pub fn with_path(path: Sha256Path) -> Self {
+        Sha256 { path, state: H0, buffer: [0; 64], buffered: 0, total: 0 }
+    }
+
+    /// Absorbs `data`.
+    pub fn update(&mut self, mut data: &[u8]) -> &mut Self {
+        self.total += data.len() as u64;
+        if self.buffered > 0 {
+            let take = (64 - self.buffered).min(data.len());
+            self.buffer[self.buffered..self.buffered + take].copy_from_slice(&data[..take]);
+            self.buffered += take;
+            data = &data[take..];
+            if self.buffered < 64 {
+                return self;
+            }
+            compress_blocks(self.path, &mut self.state, &[self.buffer]);
+            self.buffered = 0;
+        }
+        let (blocks, rest) = data.as_chunks::<64>();
+        compress_blocks(self.path, &mut self.state, blocks);
+        self.buffer[..rest.len()].copy_from_slice(rest);
+        self.buffered = rest.len();
+        self
+    }
+
+    /// The state words after padding: the digest as big-endian words.
+    pub(crate) fn finalize_state(&mut self) -> [u32; 8] {
+        let bit_len = self.total.wrapping_mul(8);
+        let mut block = [0u8; 64];
+        block[..self.buffered].copy_from_slice(&self.buffer[..self.buffered]);
+        block[self.buffered] = 0x80;
+        if self.buffered >= 56 {
+            compress_blocks(self.path, &mut self.state, &[block]);
+            block = [0u8; 64];
+        }
+        block[56..].copy_from_slice(&bit_len.to_be_bytes());
+        compress_blocks(self.path, &mut self.state, &[block]);
+        self.state
+    }
+
+    /// The SHA-256 digest.
+    pub fn finalize(mut self) -> [u8; 32] {
+        state_to_bytes(&self.finalize_state())
+    }
+
+    /// SHA-256 of the SHA-256 digest of everything absorbed.
+    pub fn finalize_double(mut self) -> [u8; 32] {
+        let first = self.finalize_state();
+        state_to_bytes(&hash_digest_words(self.path, &first))
+    }
+}
+
+/// SHA-256 of a 32-byte digest given as words (the second half of SHA-256d).
+#[inline]
+fn hash_digest_words(path: Sha256Path, digest: &[u32; 8]) -> [u32; 8] {
+    let mut words = [0u32; 16];
+    words[..8].copy_from_slice(digest);
+    words[8] = 0x8000_0000;
+    words[15] = 256;
+    let mut state = H0;
+    compress_words_on(path, &mut state, &words);
+    state
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(data);
+    h.finalize()
+}
+
+/// SHA-256d (SHA-256 applied twice) of any byte string, in internal byte order.
+pub fn sha256d(data: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(data);
+    h.finalize_double()
+}
+
+/// SHA-256d of an 80-byte block header, in internal byte order.
+#[inline]
+pub fn sha256d_header(header: &[u8; 80]) -> [u8; 32] {
+    sha256d_header_with(Platform::get().sha256, header)
+}
+
+/// [`sha256d_header`] on a chosen path.
+pub fn sha256d_header_with(path: Sha256Path, header: &[u8; 80]) -> [u8; 32] {
+    match path {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
+        Sha256Path::ShaNi => state_to_bytes(&unsafe { x86_shani::sha256d_header(header) }),
+        _ => {
+            let mut state = H0;
+            portable::compress_blocks(&mut state, &[header[..64].try_into().unwrap()]);
+            portable::compress_words(&mut state, &header_tail_words(header));
+            state_to_bytes(&hash_digest_words(Sha256Path::Portable, &state))
+        }
+    }
+}
+
+/// SHA-256d of a 64-byte message (one merkle step: `left ‖ right`), internal byte order.
+#[inline]
+pub fn sha256d_64(message: &[u8; 64]) -> [u8; 32] {
+    sha256d_64_with(Platform::get().sha256, message)
+}
+
+/// [`sha256d_64`] on a chosen path.
+pub fn sha256d_64_with(path: Sha256Path, message: &[u8; 64]) -> [u8; 32] {
+    match path {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
+        Sha256Path::ShaNi => state_to_bytes(&unsafe { x86_shani::sha256d_64(message) }),
+        _ => {
+            let mut state = H0;
+            portable::compress_blocks(&mut state, &[*message]);
+            portable::compress_padding_64(&mut state);
+            state_to_bytes(&hash_digest_words(Sha256Path::Portable, &state))
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! SHA-256 compression with the x86 SHA extensions (SHA-NI).
+//!
+//! Every function here is `#[target_feature(enable = "sha,sse4.1")]` and not inlined into
+//! AVX code: SHA-NI instructions are legacy-SSE encoded, and running them while the upper
+//! halves of the 256-bit registers are dirty costs a state transition each time.
+
+#[cfg(target_arch = "x86")]
+use core::arch::x86::*;
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+
+use super::{K, PADDING_64_SCHEDULE};
+
+/// State in the ABEF/CDGH register layout the SHA-NI round instruction wants.
+#[derive(Clone, Copy)]
+struct ShaState {
+    abef: __m128i,
+    cdgh: __m128i,
+}
+
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn load_state(state: &[u32; 8]) -> ShaState {
+    // SAFETY: `state` is 32 readable bytes; unaligned loads have no alignment requirement.
+    let (dcba, hgfe) = unsafe {
+        let p = state.as_ptr().cast::<__m128i>();
+        (_mm_loadu_si128(p), _mm_loadu_si128(p.add(1)))
+    };
+    let cdab = _mm_shuffle_epi32(dcba, 0xB1);
+    let efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+    ShaState {
+        abef: _mm_alignr_epi8(cdab, efgh, 8),
+        cdgh: _mm_blend_epi16(efgh, cdab, 0xF0),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn store_state(s: ShaState, state: &mut [u32; 8]) {
+    let feba = _mm_shuffle_epi32(s.abef, 0x1B);
+    let dchg = _mm_shuffle_epi32(s.cdgh, 0xB1);
+    let dcba = _mm_blend_epi16(feba, dchg, 0xF0);
+    let hgef = _mm_alignr_epi8(dchg, feba, 8);
+    // SAFETY: `state` is 32 writable bytes; unaligned stores have no alignment requirement.
+    unsafe {
+        let p = state.as_mut_ptr().cast::<__m128i>();
+        _mm_storeu_si128(p, dcba);
+        _mm_storeu_si128(p.add(1), hgef);
+    }
+}
+
+/// Four rounds with message words `w` (constants not yet added) for rounds 4i..4i+4.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn rounds4(s: &mut ShaState, w: __m128i, i: usize) {
+    // SAFETY: i < 16, so K[4i..4i+4] is in bounds.
+    let k = unsafe { _mm_loadu_si128(K.as_ptr().add(4 * i).cast()) };
+    rounds4_with_k(s, _mm_add_epi32(w, k));
+}
+
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn rounds4_with_k(s: &mut ShaState, wk: __m128i) {
+    s.cdgh = _mm_sha256rnds2_epu32(s.cdgh, s.abef, wk);
+    s.abef = _mm_sha256rnds2_epu32(s.abef, s.cdgh, _mm_shuffle_epi32(wk, 0x0E));
+}
+
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn next_words(w0: __m128i, w1: __m128i, w2: __m128i, w3: __m128i) -> __m128i {
+    let t = _mm_add_epi32(_mm_sha256msg1_epu32(w0, w1), _mm_alignr_epi8(w3, w2, 4));
+    _mm_sha256msg2_epu32(t, w3)
+}
+
+/// One block whose 16 words are already in native (decoded big-endian) order.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn compress_vectors(s: &mut ShaState, mut w: [__m128i; 4]) {
+    let saved = *s;
+    for (i, &wi) in w.iter().enumerate() {
+        rounds4(s, wi, i);
+    }
+    for i in 4..16 {
+        let n = next_words(w[i % 4], w[(i + 1) % 4], w[(i + 2) % 4], w[(i + 3) % 4]);
+        w[i % 4] = n;
+        rounds4(s, n, i);
+    }
+    s.abef = _mm_add_epi32(s.abef, saved.abef);
+    s.cdgh = _mm_add_epi32(s.cdgh, saved.cdgh);
+}
+
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn load_block_bytes(block: &[u8; 64]) -> [__m128i; 4] {
+    let bswap = _mm_set_epi64x(0x0C0D_0E0F_0809_0A0B, 0x0405_0607_0001_0203);
+    let p = block.as_ptr().cast::<__m128i>();
+    // SAFETY: `block` is 64 readable bytes: four unaligned 16-byte loads.
+    core::array::from_fn(|i| _mm_shuffle_epi8(unsafe { _mm_loadu_si128(p.add(i)) }, bswap))
+}
+
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn load_block_words(words: &[u32; 16]) -> [__m128i; 4] {
+    let p = words.as_ptr().cast::<__m128i>();
+    // SAFETY: `words` is 64 readable bytes: four unaligned 16-byte loads.
+    core::array::from_fn(|i| unsafe { _mm_loadu_si128(p.add(i)) })
+}
+
+/// Compresses whole 64-byte blocks.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn compress_blocks(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
+    let mut s = load_state(state);
+    for block in blocks {
+        compress_vectors(&mut s, load_block_bytes(block));
+    }
+    store_state(s, state);
+}
+
+/// Compresses one block given as 16 decoded words.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn compress_words(state: &mut [u32; 8], words: &[u32; 16]) {
+    let mut s = load_state(state);
+    compress_vectors(&mut s, load_block_words(words));
+    store_state(s, state);
+}
+
+/// Compresses the constant padding block of a 64-byte message from its precomputed
+/// schedule (message words plus round constants), skipping the message expansion.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn compress_padding_64_vectors(s: &mut ShaState) {
+    let saved = *s;
+    for i in 0..16 {
+        // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word table.
+        let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
+        rounds4_with_k(s, wk);
+    }
+    s.abef = _mm_add_epi32(s.abef, saved.abef);
+    s.cdgh = _mm_add_epi32(s.cdgh, saved.cdgh);
+}
+
+/// Second SHA-256 of a SHA-256d: hashes a 32-byte digest state from the initial state.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn hash_digest(digest: &[u32; 8]) -> [u32; 8] {
+    let mut words = [0u32; 16];
+    words[..8].copy_from_slice(digest);
+    words[8] = 0x8000_0000;
+    words[15] = 256;
+    let mut s = load_state(&super::H0);
+    compress_vectors(&mut s, load_block_words(&words));
+    let mut out = [0u32; 8];
+    store_state(s, &mut out);
+    out
+}
+
+/// SHA-256d of a 64-byte message (a merkle step): three compressions in one call.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn sha256d_64(message: &[u8; 64]) -> [u32; 8] {
+    let mut s = load_state(&super::H0);
+    compress_vectors(&mut s, load_block_bytes(message));
+    compress_padding_64_vectors(&mut s);
+    let mut first = [0u32; 8];
+    store_state(s, &mut first);
+    hash_digest(&first)
+}
+
+/// SHA-256d of an 80-byte header: three compressions in one call.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn sha256d_header(header: &[u8; 80]) -> [u32; 8] {
+    let mut s = load_state(&super::H0);
+    let first: &[u8; 64] = header[..64].try_into().unwrap();
+    compress_vectors(&mut s, load_block_bytes(first));
+    let last = super::header_tail_words(header);
+    compress_vectors(&mut s, load_block_words(&last));
+    let mut digest = [0u32; 8];
+    store_state(s, &mut digest);
+    hash_digest(&digest)
+}

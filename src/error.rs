@@ -50,15 +50,20 @@ pub fn decode_hex(what: &'static str, s: &str) -> Result<Vec<u8>, Error> {
     hex::decode(s).map_err(|e| Error::InvalidHex { what, reason: e.to_string() })
 }
 
-/// Decodes hex into exactly `N` bytes.
+/// Decodes hex into exactly `N` bytes. A string that is not hex at all is reported as
+/// such before its length is.
 pub fn decode_hex_array<const N: usize>(what: &'static str, s: &str) -> Result<[u8; N], Error> {
-    let mut out = [0u8; N];
+    if let Some((i, c)) = s.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+        return Err(Error::InvalidHex { what, reason: format!("invalid character {c:?} at {i}") });
+    }
+    if s.len() % 2 == 1 {
+        return Err(Error::InvalidHex { what, reason: "odd number of digits".into() });
+    }
     if s.len() != 2 * N {
-        if s.len() % 2 == 1 {
-            return Err(Error::InvalidHex { what, reason: "odd number of digits".into() });
-        }
         return Err(Error::WrongLength { what, expected: N, got: s.len() / 2 });
     }
-    hex::decode_to_slice(s, &mut out).map_err(|e| Error::InvalidHex { what, reason: e.to_string() })?;
+    let mut out = [0u8; N];
+    hex::decode_to_slice(s, &mut out)
+        .map_err(|e| Error::InvalidHex { what, reason: e.to_string() })?;
     Ok(out)
 }

@@ -76,11 +76,8 @@ impl Algorithm {
         let bits = difficulty.to_bits();
         let biased = ((bits >> 52) & 0x7ff) as i32;
         let fraction = bits & ((1u64 << 52) - 1);
-        let (mantissa, exponent) = if biased == 0 {
-            (fraction, -1074)
-        } else {
-            (fraction | (1 << 52), biased - 1075)
-        };
+        let (mantissa, exponent) =
+            if biased == 0 { (fraction, -1074) } else { (fraction | (1 << 52), biased - 1075) };
         let diff1 = self.diff1_target();
         Ok(if exponent >= 0 {
             diff1.shr(exponent as u32).shl_div_u64_saturating(0, mantissa)

@@ -69,8 +69,30 @@ impl BlockHeader {
 
     /// Whether the PoW hash meets the header's own nBits (false if nBits is invalid).
     pub fn meets_own_target(&self, algorithm: Algorithm) -> bool {
-        self.bits
-            .to_pow_target()
-            .is_some_and(|t| t.is_met_by(&self.pow_hash(algorithm).0))
+        self.bits.to_pow_target().is_some_and(|t| t.is_met_by(&self.pow_hash(algorithm).0))
     }
+}
+
+/// Reads a `mining.notify` prevhash (internal bytes with each 4-byte word byte-reversed).
+pub fn prevhash_from_stratum(s: &str) -> Result<Hash256, Error> {
+    let mut b: [u8; 32] = decode_hex_array("prevhash", s)?;
+    for word in b.chunks_exact_mut(4) {
+        word.reverse();
+    }
+    Ok(Hash256(b))
+}
+
+/// Writes a prevhash the way `mining.notify` carries it.
+pub fn prevhash_to_stratum(h: &Hash256) -> String {
+    let mut b = h.0;
+    for word in b.chunks_exact_mut(4) {
+        word.reverse();
+    }
+    hex::encode(b)
+}
+
+/// BIP 310 version rolling: the job's version outside the mask, the miner's bits inside.
+#[inline]
+pub fn roll_version(job_version: u32, version_bits: u32, mask: u32) -> u32 {
+    (job_version & !mask) | (version_bits & mask)
 }

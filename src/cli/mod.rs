@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 pub const EXIT_USAGE: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "sharecheck", version, about = "Proof-of-work share validation for mining proxies")]
+#[command(
+    name = "sharecheck",
+    version,
+    about = "Proof-of-work share validation for mining proxies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -69,7 +69,8 @@ pub fn run(args: &TargetArgs) -> Result<i32, Failure> {
         .parse()
         .map_err(|_| Failure::usage(format!("difficulty {text:?} is not a number")))?;
     let target = algo.target_for_difficulty(difficulty).map_err(Failure::usage)?;
-    let report = DifficultyReport { algo: algo.name(), difficulty, target: target.to_display_hex() };
+    let report =
+        DifficultyReport { algo: algo.name(), difficulty, target: target.to_display_hex() };
     if args.json {
         println!("{}", serde_json::to_string(&report).expect("plain struct serializes"));
     } else {

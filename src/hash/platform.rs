@@ -18,10 +18,6 @@ pub enum Sha256Path {
 pub enum ScryptPath {
     /// Plain Rust, any CPU, one hash at a time.
     Portable,
-    /// SSE2 (x86-64 baseline): Salsa20/8 in 128-bit registers, diagonal layout, one hash.
-    Sse2,
-    /// AVX2: several hashes interleaved in 256-bit registers.
-    Avx2,
 }
 
 impl fmt::Display for Sha256Path {
@@ -37,8 +33,6 @@ impl fmt::Display for ScryptPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ScryptPath::Portable => "portable",
-            ScryptPath::Sse2 => "sse2",
-            ScryptPath::Avx2 => "avx2",
         })
     }
 }
@@ -65,18 +59,13 @@ impl Sha256Path {
 impl ScryptPath {
     /// Every scrypt path this CPU can run, portable first.
     pub fn supported() -> Vec<ScryptPath> {
-        [ScryptPath::Portable, ScryptPath::Sse2, ScryptPath::Avx2]
-            .into_iter()
-            .filter(|p| p.is_supported())
-            .collect()
+        [ScryptPath::Portable].into_iter().filter(|p| p.is_supported()).collect()
     }
 
     /// Whether this CPU can run the path.
     pub fn is_supported(self) -> bool {
         match self {
             ScryptPath::Portable => true,
-            ScryptPath::Sse2 => cfg!(target_arch = "x86_64"),
-            ScryptPath::Avx2 => cpu_has_avx2(),
         }
     }
 }
@@ -87,17 +76,6 @@ fn cpu_has_sha_ni() -> bool {
         std::arch::is_x86_feature_detected!("sha") && std::arch::is_x86_feature_detected!("sse4.1")
     }
     #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-    {
-        false
-    }
-}
-
-fn cpu_has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
     {
         false
     }

@@ -59,9 +59,7 @@ pub fn scrypt_header_on(
     let hmac = HeaderHmac::new(platform.sha256, header);
     let mut x = hmac.derive_romix_input();
     match platform.scrypt {
-        ScryptPath::Portable | ScryptPath::Sse2 | ScryptPath::Avx2 => {
-            romix::romix_1024_r1(&mut x, scratch)
-        }
+        ScryptPath::Portable => romix::romix_1024_r1(&mut x, scratch),
     }
     hmac.derive_output(&x)
 }

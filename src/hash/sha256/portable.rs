@@ -38,10 +38,7 @@ pub(crate) fn expand_schedule(words: &[u32; 16]) -> [u32; 64] {
 fn rounds(state: &mut [u32; 8], schedule_plus_k: &[u32; 64]) {
     let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = *state;
     for &wk in schedule_plus_k {
-        let t1 = h
-            .wrapping_add(big_sigma1(e))
-            .wrapping_add((e & f) ^ (!e & g))
-            .wrapping_add(wk);
+        let t1 = h.wrapping_add(big_sigma1(e)).wrapping_add((e & f) ^ (!e & g)).wrapping_add(wk);
         let t2 = big_sigma0(a).wrapping_add((a & b) ^ (a & c) ^ (b & c));
         h = g;
         g = f;
@@ -70,8 +67,9 @@ pub(crate) fn compress_words(state: &mut [u32; 8], words: &[u32; 16]) {
 /// Compresses whole 64-byte blocks into `state`.
 pub(crate) fn compress_blocks(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
     for block in blocks {
-        let words: [u32; 16] =
-            core::array::from_fn(|i| u32::from_be_bytes(block[4 * i..4 * i + 4].try_into().unwrap()));
+        let words: [u32; 16] = core::array::from_fn(|i| {
+            u32::from_be_bytes(block[4 * i..4 * i + 4].try_into().unwrap())
+        });
         compress_words(state, &words);
     }
 }

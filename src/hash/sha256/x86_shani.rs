@@ -28,10 +28,7 @@ fn load_state(state: &[u32; 8]) -> ShaState {
     };
     let cdab = _mm_shuffle_epi32(dcba, 0xB1);
     let efgh = _mm_shuffle_epi32(hgfe, 0x1B);
-    ShaState {
-        abef: _mm_alignr_epi8(cdab, efgh, 8),
-        cdgh: _mm_blend_epi16(efgh, cdab, 0xF0),
-    }
+    ShaState { abef: _mm_alignr_epi8(cdab, efgh, 8), cdgh: _mm_blend_epi16(efgh, cdab, 0xF0) }
 }
 
 #[inline]

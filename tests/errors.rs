@@ -1,0 +1,72 @@
+//! Every bad input of the core yields its typed error.
+
+use sharecheck::chain::header::prevhash_from_stratum;
+use sharecheck::hash::scrypt::reference::scrypt_kdf;
+use sharecheck::{Algorithm, BlockHeader, CompactTarget, Error, Hash256, Target};
+
+#[test]
+fn header_hex_errors() {
+    assert!(matches!(BlockHeader::from_hex("zz"), Err(Error::InvalidHex { what: "header", .. })));
+    assert!(matches!(BlockHeader::from_hex("abc"), Err(Error::InvalidHex { what: "header", .. })));
+    assert_eq!(
+        BlockHeader::from_hex(&"00".repeat(79)),
+        Err(Error::WrongLength { what: "header", expected: 80, got: 79 })
+    );
+    assert_eq!(
+        BlockHeader::from_hex(&"00".repeat(81)),
+        Err(Error::WrongLength { what: "header", expected: 80, got: 81 })
+    );
+    // A non-hex digit in the right length is still a hex error.
+    let mut s = "00".repeat(80);
+    s.replace_range(10..11, "g");
+    assert!(matches!(BlockHeader::from_hex(&s), Err(Error::InvalidHex { .. })));
+}
+
+#[test]
+fn target_and_hash_hex_errors() {
+    assert!(matches!(Target::from_display_hex("00"), Err(Error::WrongLength { expected: 32, .. })));
+    assert!(matches!(Hash256::from_display_hex(&"x".repeat(64)), Err(Error::InvalidHex { .. })));
+    assert!(matches!(Hash256::from_internal_hex(&"0".repeat(63)), Err(Error::InvalidHex { .. })));
+    assert!(matches!(
+        CompactTarget::from_hex("1d00ff"),
+        Err(Error::WrongLength { expected: 4, .. })
+    ));
+    assert!(matches!(CompactTarget::from_hex("1d00ffg0"), Err(Error::InvalidHex { .. })));
+    assert!(matches!(prevhash_from_stratum("00"), Err(Error::WrongLength { .. })));
+}
+
+#[test]
+fn algorithm_and_difficulty_errors() {
+    assert_eq!("x11".parse::<Algorithm>(), Err(Error::UnknownAlgorithm("x11".into())));
+    assert_eq!("SCRYPT".parse::<Algorithm>(), Ok(Algorithm::Scrypt));
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert!(matches!(
+            Algorithm::Sha256d.target_for_difficulty(bad),
+            Err(Error::InvalidDifficulty(_))
+        ));
+    }
+}
+
+#[test]
+fn invalid_nbits_never_meet_a_target() {
+    // Negative, zero and overflowing nBits are refused as Core's CheckProofOfWork does.
+    for bits in [0x0492_3456u32, 0, 0x0100_3456, 0xff12_3456] {
+        assert_eq!(CompactTarget(bits).to_pow_target(), None, "{bits:08x}");
+    }
+    assert!(CompactTarget(0x1d00_ffff).to_pow_target().is_some());
+}
+
+#[test]
+fn scrypt_reference_parameter_errors() {
+    let mut out = [0u8; 32];
+    for (log_n, r, p) in [(0u8, 1u32, 1u32), (32, 1, 1), (10, 0, 1), (10, 1, 0), (31, 8, 1)] {
+        assert!(
+            matches!(
+                scrypt_kdf(b"", b"", log_n, r, p, &mut out),
+                Err(Error::InvalidScryptParams(_))
+            ),
+            "{log_n} {r} {p}"
+        );
+    }
+    assert!(matches!(scrypt_kdf(b"", b"", 4, 1, 1, &mut []), Err(Error::InvalidScryptParams(_))));
+}

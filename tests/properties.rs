@@ -1,0 +1,219 @@
+//! Property tests: every kernel against an independent implementation (the `sha2` and
+//! `scrypt` crates, `num-bigint`) on random inputs, on every CPU path this machine has.
+
+use num_bigint::BigUint;
+use proptest::prelude::*;
+use sha2::Digest;
+use sharecheck::chain::merkle;
+use sharecheck::hash::sha256::{sha256d_64_with, sha256d_header_with};
+use sharecheck::hash::{Midstate, Platform, ScryptPath, ScryptScratch, Sha256, Sha256Path, scrypt};
+use sharecheck::{Algorithm, CompactTarget, Target};
+
+fn sha2_twice(data: &[u8]) -> [u8; 32] {
+    let first = sha2::Sha256::digest(data);
+    sha2::Sha256::digest(first).into()
+}
+
+fn scrypt_crate(header: &[u8; 80]) -> [u8; 32] {
+    let params = ::scrypt::Params::new(10, 1, 1).unwrap();
+    let mut out = [0u8; 32];
+    ::scrypt::scrypt(header, header, &params, &mut out).unwrap();
+    out
+}
+
+fn big(t: &Target) -> BigUint {
+    BigUint::from_bytes_le(&t.to_le_bytes())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn scrypt_matches_scrypt_crate(header in prop::array::uniform32(any::<u8>()).prop_flat_map(|a| {
+        prop::array::uniform32(any::<u8>()).prop_flat_map(move |b| {
+            prop::array::uniform16(any::<u8>()).prop_map(move |c| {
+                let mut h = [0u8; 80];
+                h[..32].copy_from_slice(&a);
+                h[32..64].copy_from_slice(&b);
+                h[64..].copy_from_slice(&c);
+                h
+            })
+        })
+    })) {
+        let expected = scrypt_crate(&header);
+        let mut scratch = ScryptScratch::new();
+        for sha256 in Sha256Path::supported() {
+            for path in ScryptPath::supported() {
+                let p = Platform { sha256, scrypt: path };
+                prop_assert_eq!(scrypt::scrypt_header_on(p, &header, &mut scratch), expected, "{:?}", p);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn sha256d_matches_sha2_twice(data in prop::collection::vec(any::<u8>(), 0..300)) {
+        let expected = sha2_twice(&data);
+        prop_assert_eq!(sharecheck::hash::sha256d(&data), expected);
+        for path in Sha256Path::supported() {
+            let mut h = Sha256::with_path(path);
+            // Feed in uneven pieces to exercise the buffer.
+            for piece in data.chunks(37) {
+                h.update(piece);
+            }
+            prop_assert_eq!(h.finalize_double(), expected, "{}", path);
+            let single: [u8; 32] = sha2::Sha256::digest(&data).into();
+            let mut h = Sha256::with_path(path);
+            h.update(&data);
+            prop_assert_eq!(h.finalize(), single, "{}", path);
+        }
+    }
+
+    #[test]
+    fn fixed_size_sha256d_matches_sha2(bytes in prop::collection::vec(any::<u8>(), 80)) {
+        let header: [u8; 80] = bytes.clone().try_into().unwrap();
+        let message: [u8; 64] = bytes[..64].try_into().unwrap();
+        for path in Sha256Path::supported() {
+            prop_assert_eq!(sha256d_header_with(path, &header), sha2_twice(&header), "{}", path);
+            prop_assert_eq!(sha256d_64_with(path, &message), sha2_twice(&message), "{}", path);
+        }
+    }
+
+    #[test]
+    fn midstate_resume_matches_whole(prefix in prop::collection::vec(any::<u8>(), 0..200),
+                                     tail in prop::collection::vec(any::<u8>(), 0..100)) {
+        for path in Sha256Path::supported() {
+            let (mid, used) = Midstate::of_prefix_with(path, &prefix);
+            prop_assert_eq!(used, prefix.len() / 64 * 64);
+            prop_assert_eq!(mid.bytes_consumed() as usize, used);
+            let mut h = mid.resume();
+            h.update(&prefix[used..]).update(&tail);
+            let whole = [prefix.as_slice(), tail.as_slice()].concat();
+            prop_assert_eq!(h.finalize_double(), sha2_twice(&whole), "{}", path);
+        }
+    }
+
+    #[test]
+    fn merkle_fold_matches_pairwise_sha2(leaf in any::<[u8; 32]>(),
+                                         branch in prop::collection::vec(any::<[u8; 32]>(), 0..14)) {
+        let mut acc = leaf;
+        for b in &branch {
+            acc = sha2_twice(&[acc.as_slice(), b.as_slice()].concat());
+        }
+        prop_assert_eq!(merkle::fold_branch(&leaf, &branch), acc);
+    }
+
+    /// encode(decode(x)) is canonical: decoding it gives the same value, and encoding
+    /// again is a fixed point.
+    #[test]
+    fn compact_round_trip_is_canonical(size in 0u32..=34, mantissa in 0u32..1 << 24) {
+        let d = CompactTarget(size << 24 | mantissa).decode();
+        prop_assume!(!d.overflow);
+        let canonical = CompactTarget::from_target(&d.target, d.negative);
+        let again = canonical.decode();
+        prop_assert_eq!(again.target, d.target);
+        prop_assert_eq!(CompactTarget::from_target(&again.target, again.negative), canonical);
+    }
+
+    /// decode(encode(t)) <= t: the compact form only ever rounds down.
+    #[test]
+    fn compact_encoding_rounds_down(limbs in any::<[u64; 4]>(), shift in 0u32..256) {
+        let t = Target::from_limbs(limbs).shr(shift);
+        let back = CompactTarget::from_target(&t, false).decode();
+        prop_assert!(!back.negative && !back.overflow);
+        prop_assert!(back.target <= t);
+        // ... and loses only what the 23-bit mantissa cannot hold.
+        prop_assert!(big(&t) - big(&back.target) < BigUint::from(1u8) << t.bits().saturating_sub(15));
+    }
+
+    #[test]
+    fn hash_meets_target_is_integer_order(hash in any::<[u8; 32]>(), target in any::<[u64; 4]>()) {
+        let t = Target::from_limbs(target);
+        let h = BigUint::from_bytes_le(&hash);
+        prop_assert_eq!(t.is_met_by(&hash), h <= big(&t));
+        prop_assert_eq!(Target::from_le_bytes(&hash).cmp(&t), h.cmp(&big(&t)));
+    }
+
+    #[test]
+    fn target_from_difficulty_is_exact_floor(d in prop_oneof![
+        1e-12f64..1.0, 1.0f64..1e6, 1e6f64..1e15, (1u64..1 << 40).prop_map(|n| n as f64)
+    ]) {
+        for algo in Algorithm::ALL {
+            let got = algo.target_for_difficulty(d).unwrap();
+            // Independent: floor(diff1 · 2^k / (d · 2^k)) with d's exact binary value.
+            let diff1 = big(&algo.diff1_target());
+            let (m, e) = decompose(d);
+            let expected = if e >= 0 {
+                diff1 / (BigUint::from(m) << e as usize)
+            } else {
+                (diff1 << (-e) as usize) / BigUint::from(m)
+            };
+            let max = (BigUint::from(1u8) << 256usize) - 1u8;
+            prop_assert_eq!(big(&got), expected.min(max));
+        }
+    }
+
+    #[test]
+    fn target_from_difficulty_is_monotonic(a in 1e-9f64..1e12, b in 1e-9f64..1e12) {
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        for algo in Algorithm::ALL {
+            prop_assert!(algo.target_for_difficulty(lo).unwrap() >= algo.target_for_difficulty(hi).unwrap());
+        }
+    }
+
+    /// A hash of exactly the requested difficulty meets the share target.
+    #[test]
+    fn share_at_exact_difficulty_is_accepted(divisor in 1u64..1 << 50) {
+        for algo in Algorithm::ALL {
+            let diff1 = algo.diff1_target();
+            let exact = diff1.shl_div_for_test(divisor);
+            let target = algo.target_for_difficulty(divisor as f64).unwrap();
+            prop_assert!(target.is_met_by(&exact.to_le_bytes()));
+        }
+    }
+}
+
+/// d = m · 2^e exactly.
+fn decompose(d: f64) -> (u64, i64) {
+    let bits = d.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i64;
+    let frac = bits & ((1 << 52) - 1);
+    if biased == 0 { (frac, -1074) } else { (frac | 1 << 52, biased - 1075) }
+}
+
+trait ShlDivForTest {
+    fn shl_div_for_test(&self, divisor: u64) -> Target;
+}
+
+impl ShlDivForTest for Target {
+    /// floor(self / divisor) through num-bigint.
+    fn shl_div_for_test(&self, divisor: u64) -> Target {
+        let q = big(self) / BigUint::from(divisor);
+        let mut bytes = q.to_bytes_le();
+        bytes.resize(32, 0);
+        Target::from_le_bytes(&bytes.try_into().unwrap())
+    }
+}
+
+#[test]
+fn tiny_difficulty_saturates_and_bad_difficulty_is_refused() {
+    for algo in Algorithm::ALL {
+        assert_eq!(algo.target_for_difficulty(1e-300).unwrap(), Target::MAX);
+        assert_eq!(algo.target_for_difficulty(f64::MIN_POSITIVE / 4.0).unwrap(), Target::MAX);
+        assert_eq!(algo.target_for_difficulty(1.0).unwrap(), algo.diff1_target());
+        for bad in [0.0, -0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(matches!(
+                algo.target_for_difficulty(bad),
+                Err(sharecheck::Error::InvalidDifficulty(_))
+            ));
+        }
+    }
+    // Scrypt pool difficulty 65536 is Bitcoin's difficulty 1: the pool diff1 is 65536x easier.
+    assert_eq!(
+        Algorithm::Scrypt.target_for_difficulty(65536.0).unwrap(),
+        Algorithm::Sha256d.diff1_target()
+    );
+}

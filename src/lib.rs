@@ -9,6 +9,9 @@
 pub mod chain;
 pub mod error;
 pub mod hash;
+pub mod replay;
+pub mod stratum;
+pub mod validate;
 
 pub use chain::{Algorithm, BlockHeader, Coin, CompactTarget, Hash256, Target};
 pub use error::Error;

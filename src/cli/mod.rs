@@ -1,6 +1,7 @@
 //! Command-line front end: argument parsing and the subcommands.
 
 mod hash_cmd;
+mod replay_cmd;
 mod target_cmd;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ enum Command {
     Hash(hash_cmd::HashArgs),
     /// Show the target of an nBits value or of a pool difficulty.
     Target(target_cmd::TargetArgs),
+    /// Check every mining.submit of a recorded stratum transcript (one JSON line each).
+    Replay(replay_cmd::ReplayArgs),
 }
 
 /// A failed command: the one line printed on stderr and the exit status.
@@ -64,6 +67,7 @@ pub fn run() -> i32 {
     let result = match cli.command {
         Command::Hash(args) => hash_cmd::run(&args),
         Command::Target(args) => target_cmd::run(&args),
+        Command::Replay(args) => replay_cmd::run(&args),
     };
     match result {
         Ok(status) => status,

@@ -1,0 +1,50 @@
+//! Field-level decoding shared by the messages: hex, big-endian u32 words, and the typed
+//! errors they produce.
+
+use serde_json::Value;
+
+use crate::error::{Error, decode_hex};
+
+/// Whether `s` is hex: only hex digits, and an even number of them.
+pub fn is_hex(s: &str) -> bool {
+    s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A u32 sent as 8 hex digits of its big-endian bytes (version, nbits, ntime, nonce).
+pub fn parse_u32_be(what: &'static str, s: &str) -> Result<u32, Error> {
+    if s.len() != 8 || !is_hex(s) {
+        return Err(Error::Malformed { what, reason: format!("expected 8 hex digits, got {s:?}") });
+    }
+    u32::from_str_radix(s, 16).map_err(|e| Error::Malformed { what, reason: e.to_string() })
+}
+
+/// Hex bytes of any length.
+pub fn parse_hex(what: &'static str, s: &str) -> Result<Vec<u8>, Error> {
+    decode_hex(what, s)
+}
+
+/// The string at `params[i]`.
+pub fn str_param<'a>(what: &'static str, params: &'a [Value], i: usize) -> Result<&'a str, Error> {
+    params
+        .get(i)
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::Malformed { what, reason: format!("parameter {i} must be a string") })
+}
+
+/// A number sent as a JSON integer, float, or (by some pools) a numeric string.
+pub fn number(what: &'static str, v: &Value) -> Result<f64, Error> {
+    let n = match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    n.ok_or_else(|| Error::Malformed { what, reason: format!("expected a number, got {v}") })
+}
+
+/// The JSON params array of a request or notification.
+pub fn params_array<'a>(what: &'static str, params: &'a Value) -> Result<&'a [Value], Error> {
+    params
+        .as_array()
+        .map(Vec::as_slice)
+        .ok_or_else(|| Error::Malformed { what, reason: "params must be an array".into() })
+}

@@ -1,0 +1,239 @@
+//! The share check, in the normative order of DESIGN.md:
+//! parse → session → job → sizes → ntime window → hash → difficulty → duplicate → verdict.
+//!
+//! [`Validator::check`] is `evaluate` (steps 1–7: pure, any thread, any order) followed by
+//! `commit` (steps 8–9: the duplicate filter). Batches run `evaluate` in parallel and
+//! `commit` in input order, so they answer exactly what sequential checks answer.
+
+use std::sync::Arc;
+
+use super::config::ValidatorConfig;
+use super::duplicates::Remembered;
+use super::job::{JobEntry, JobLookup, JobRegistry, PreparedJob};
+use super::session::{DifficultyEpoch, Session};
+use super::verdict::{BlockSolution, Outcome, Reason, Verdict};
+use crate::chain::header::roll_version;
+use crate::chain::{Algorithm, Hash256, coinbase, merkle};
+use crate::error::Error;
+use crate::stratum::wire::is_hex;
+use crate::stratum::{Notify, Submit};
+
+/// Longest extranonce2 accepted on the wire, in bytes (checked before decoding onto the
+/// stack; `mining.subscribe` results are limited to the same).
+const MAX_EXTRANONCE2: usize = 32;
+
+/// Validates shares for the jobs of one upstream: owns the job registry and the policy.
+/// Every method takes `&self`; a `Validator` is shared by all the connections' threads.
+pub struct Validator {
+    algorithm: Algorithm,
+    config: ValidatorConfig,
+    jobs: JobRegistry,
+}
+
+/// Steps 1–7 done: either a final rejection, or a share that passed the difficulty check
+/// and waits for the duplicate filter.
+pub(crate) enum Evaluated {
+    Final(Verdict),
+    Passed { entry: Arc<JobEntry>, verdict: Verdict },
+}
+
+impl Validator {
+    /// A validator for `algorithm` with `config`.
+    pub fn new(algorithm: Algorithm, config: ValidatorConfig) -> Validator {
+        Validator { algorithm, config, jobs: JobRegistry::default() }
+    }
+
+    /// The PoW algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ValidatorConfig {
+        &self.config
+    }
+
+    /// The job registry.
+    pub fn jobs(&self) -> &JobRegistry {
+        &self.jobs
+    }
+
+    /// A new connection at the stratum default difficulty 1.
+    pub fn new_session(&self) -> Session {
+        let target = self.algorithm.diff1_target();
+        let initial = DifficultyEpoch { from_seq: 0, difficulty: 1.0, target };
+        Session::new(initial, self.config.max_live_jobs)
+    }
+
+    /// `mining.notify`: registers the job (refused with an error past the limits).
+    pub fn notify(&self, notify: Notify) -> Result<(), Error> {
+        let clean = notify.clean_jobs;
+        let job = PreparedJob::new(notify, &self.config)?;
+        self.jobs.add(job, clean, &self.config);
+        Ok(())
+    }
+
+    /// `mining.set_difficulty` for one connection: in force now, and for jobs notified
+    /// from now on.
+    pub fn set_difficulty(&self, session: &mut Session, difficulty: f64) -> Result<(), Error> {
+        let target = self.algorithm.target_for_difficulty(difficulty)?;
+        let epoch = DifficultyEpoch { from_seq: self.jobs.next_seq(), difficulty, target };
+        session.push_difficulty(epoch, self.jobs.oldest_live_seq());
+        Ok(())
+    }
+
+    /// Checks one `mining.submit` given as its JSON params: a malformed one is a
+    /// `malformed` verdict, never an error.
+    pub fn check_params(&self, session: &Session, params: &serde_json::Value) -> Verdict {
+        match Submit::from_params(params) {
+            Ok(submit) => self.check(session, &submit),
+            Err(_) => Verdict::rejected(Reason::Malformed),
+        }
+    }
+
+    /// Checks one share. Exactly one verdict, whatever the input.
+    pub fn check(&self, session: &Session, submit: &Submit) -> Verdict {
+        self.commit(self.evaluate(session, submit))
+    }
+
+    /// Steps 8–9: the duplicate filter, then accepted or block.
+    pub(crate) fn commit(&self, evaluated: Evaluated) -> Verdict {
+        match evaluated {
+            Evaluated::Final(v) => v,
+            Evaluated::Passed { entry, mut verdict } => {
+                let key = verdict.pow_hash.expect("a passed share was hashed").0;
+                match entry.duplicates.remember(&key) {
+                    Remembered::New => verdict,
+                    Remembered::Duplicate => {
+                        verdict.outcome = Outcome::Rejected(Reason::Duplicate);
+                        verdict.block = None;
+                        verdict
+                    }
+                    Remembered::Full => {
+                        // The job has collected its limit of shares: retire it, so the
+                        // miner is told to move on rather than risk an unchecked repeat.
+                        self.jobs.retire(&entry.job.id, &self.config);
+                        verdict.outcome = Outcome::Rejected(Reason::Stale);
+                        verdict.block = None;
+                        verdict
+                    }
+                }
+            }
+        }
+    }
+
+    /// Steps 1–7.
+    pub(crate) fn evaluate(&self, session: &Session, submit: &Submit) -> Evaluated {
+        use Evaluated::Final;
+        let reject = |r| Final(Verdict::rejected(r));
+
+        // 1. Parse: every hex field is hex.
+        if submit.check_hex().is_err() {
+            return reject(Reason::Malformed);
+        }
+        // 2. Session state.
+        let Some(extranonce1) = session.extranonce1.as_deref() else {
+            return reject(Reason::NotSubscribed);
+        };
+        // 3. Job.
+        let entry = match self.jobs.lookup(&submit.job_id) {
+            JobLookup::Live(e) => e,
+            JobLookup::Stale => return reject(Reason::Stale),
+            JobLookup::NotFound => return reject(Reason::JobNotFound),
+        };
+        let job = &entry.job;
+        // 4. Sizes.
+        let en2_len = submit.extranonce2.len() / 2;
+        if en2_len != session.extranonce2_size || en2_len > MAX_EXTRANONCE2 {
+            return reject(Reason::BadExtranonce2);
+        }
+        let Some(ntime) = parse_word(&submit.ntime) else {
+            return reject(Reason::BadNtime);
+        };
+        let Some(nonce) = parse_word(&submit.nonce) else {
+            return reject(Reason::BadNonce);
+        };
+        let version = match &submit.version_bits {
+            None => job.version,
+            Some(bits_hex) => {
+                let Some(bits) = parse_word(bits_hex) else {
+                    return reject(Reason::BadVersionBits);
+                };
+                match session.version_mask {
+                    None if bits != 0 => return reject(Reason::BadVersionBits),
+                    None => job.version,
+                    Some(mask) if bits & !mask != 0 => return reject(Reason::BadVersionBits),
+                    Some(mask) => roll_version(job.version, bits, mask),
+                }
+            }
+        };
+        // 5. ntime window.
+        if ntime < job.ntime || ntime as u64 > job.ntime as u64 + self.config.ntime_window as u64 {
+            return reject(Reason::BadNtime);
+        }
+        // 6. Coinbase, merkle root, header, hash.
+        let mut en2 = [0u8; MAX_EXTRANONCE2];
+        let en2 = &mut en2[..en2_len];
+        if hex::decode_to_slice(&submit.extranonce2, en2).is_err() {
+            return reject(Reason::Malformed);
+        }
+        let prefix = session.coinbase_prefix(entry.seq, &job.coinb1, extranonce1);
+        let coinbase_txid = prefix.txid(en2, &job.coinb2);
+        let merkle_root = merkle::fold_branch(&coinbase_txid, &job.branch);
+        let header = build_header(job, version, &merkle_root, ntime, nonce);
+        let pow = self.algorithm.pow_hash(&header);
+        let share_difficulty = self.algorithm.share_difficulty(&pow);
+        // 7. Difficulty: the easier of the difficulty at notify and now; a block is
+        // never refused for low share difficulty.
+        let at_notify = session.epoch_at(entry.seq);
+        let now = session.current_epoch();
+        let share_target = at_notify.target.max(now.target);
+        let is_block = job.network_target.is_some_and(|t| t.is_met_by(&pow));
+        let mut verdict = Verdict {
+            outcome: Outcome::Accepted,
+            pow_hash: Some(Hash256(pow)),
+            share_difficulty: Some(share_difficulty),
+            block: None,
+        };
+        if !share_target.is_met_by(&pow) && !is_block {
+            verdict.outcome = Outcome::Rejected(Reason::LowDifficulty);
+            return Final(verdict);
+        }
+        // 9 (prepared). A block carries what is needed to submit it.
+        if is_block {
+            verdict.outcome = Outcome::Block;
+            verdict.block = Some(Box::new(BlockSolution {
+                header,
+                coinbase: coinbase::assemble(&job.coinb1, extranonce1, en2, &job.coinb2),
+            }));
+        }
+        Evaluated::Passed { entry, verdict }
+    }
+}
+
+/// 8 hex digits of a big-endian u32, else `None`.
+fn parse_word(s: &str) -> Option<u32> {
+    if s.len() != 8 || !is_hex(s) {
+        return None;
+    }
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// `LE32 version | prevhash | merkle_root | LE32 ntime | LE32 nbits | LE32 nonce`.
+#[inline]
+fn build_header(
+    job: &PreparedJob,
+    version: u32,
+    merkle_root: &[u8; 32],
+    ntime: u32,
+    nonce: u32,
+) -> [u8; 80] {
+    let mut h = [0u8; 80];
+    h[0..4].copy_from_slice(&version.to_le_bytes());
+    h[4..36].copy_from_slice(&job.prevhash.0);
+    h[36..68].copy_from_slice(merkle_root);
+    h[68..72].copy_from_slice(&ntime.to_le_bytes());
+    h[72..76].copy_from_slice(&job.nbits.0.to_le_bytes());
+    h[76..80].copy_from_slice(&nonce.to_le_bytes());
+    h
+}

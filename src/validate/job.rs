@@ -1,0 +1,208 @@
+//! Jobs: the per-job precomputation done once at notify time, and the registry that keeps
+//! a bounded number of live jobs, retires them on `clean_jobs`, and remembers the ids of
+//! retired ones so their shares are answered `stale`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::config::ValidatorConfig;
+use super::duplicates::DuplicateFilter;
+use crate::chain::{CompactTarget, Hash256, Target};
+use crate::error::Error;
+use crate::stratum::Notify;
+
+/// A job as the check needs it: everything that does not depend on the miner's fields.
+#[derive(Clone, Debug)]
+pub struct PreparedJob {
+    /// Job id.
+    pub id: String,
+    /// Previous block hash, internal order.
+    pub prevhash: Hash256,
+    /// Coinbase part before the extranonces.
+    pub coinb1: Vec<u8>,
+    /// Coinbase part after the extranonces.
+    pub coinb2: Vec<u8>,
+    /// Merkle branch, internal order.
+    pub branch: Vec<[u8; 32]>,
+    /// Block version before rolling.
+    pub version: u32,
+    /// Network nBits.
+    pub nbits: CompactTarget,
+    /// The network target, `None` if nBits is invalid (then no share is a block).
+    pub network_target: Option<Target>,
+    /// Job ntime.
+    pub ntime: u32,
+}
+
+impl PreparedJob {
+    /// Checks a notify against the limits and precomputes what it can.
+    pub fn new(notify: Notify, config: &ValidatorConfig) -> Result<PreparedJob, Error> {
+        let coinbase = notify.coinb1.len() + notify.coinb2.len();
+        if coinbase > config.max_coinbase_bytes {
+            return Err(Error::JobRefused(format!(
+                "job {:?}: coinbase parts are {coinbase} bytes, limit {}",
+                notify.job_id, config.max_coinbase_bytes
+            )));
+        }
+        if notify.merkle_branch.len() > config.max_branch_len {
+            return Err(Error::JobRefused(format!(
+                "job {:?}: merkle branch has {} entries, limit {}",
+                notify.job_id,
+                notify.merkle_branch.len(),
+                config.max_branch_len
+            )));
+        }
+        let nbits = CompactTarget(notify.nbits);
+        Ok(PreparedJob {
+            id: notify.job_id,
+            prevhash: notify.prevhash,
+            coinb1: notify.coinb1,
+            coinb2: notify.coinb2,
+            branch: notify.merkle_branch,
+            version: notify.version,
+            nbits,
+            network_target: nbits.to_pow_target(),
+            ntime: notify.ntime,
+        })
+    }
+}
+
+/// A live job with its sequence number, staleness and duplicate filter.
+#[derive(Debug)]
+pub struct JobEntry {
+    /// The prepared job.
+    pub job: PreparedJob,
+    /// Order of notification (0, 1, 2, ...), shared by the whole registry.
+    pub seq: u64,
+    stale: AtomicBool,
+    pub(crate) duplicates: DuplicateFilter,
+}
+
+impl JobEntry {
+    /// Whether the job was made stale.
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_stale(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+}
+
+/// What a job id refers to.
+#[derive(Clone, Debug)]
+pub enum JobLookup {
+    /// A live job.
+    Live(Arc<JobEntry>),
+    /// A job made stale or retired.
+    Stale,
+    /// Never seen (or forgotten long ago).
+    NotFound,
+}
+
+#[derive(Default)]
+struct Jobs {
+    live: HashMap<String, Arc<JobEntry>>,
+    order: VecDeque<String>,
+    stale_ids: VecDeque<String>,
+}
+
+impl Jobs {
+    fn retire(&mut self, id: &str, max_stale_ids: usize) {
+        if let Some(entry) = self.live.remove(id) {
+            entry.mark_stale();
+            self.order.retain(|o| o != id);
+            self.stale_ids.push_back(id.to_string());
+            while self.stale_ids.len() > max_stale_ids {
+                self.stale_ids.pop_front();
+            }
+        }
+    }
+}
+
+/// The registry of jobs notified by one upstream.
+pub struct JobRegistry {
+    jobs: RwLock<Jobs>,
+    next_seq: AtomicU64,
+}
+
+impl Default for JobRegistry {
+    fn default() -> Self {
+        JobRegistry { jobs: RwLock::new(Jobs::default()), next_seq: AtomicU64::new(0) }
+    }
+}
+
+impl JobRegistry {
+    /// The sequence number the next notified job will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.load(Ordering::Acquire)
+    }
+
+    /// The sequence number of the oldest live job (or `next_seq` if none).
+    pub fn oldest_live_seq(&self) -> u64 {
+        let jobs = self.jobs.read().unwrap_or_else(|p| p.into_inner());
+        jobs.live.values().map(|e| e.seq).min().unwrap_or_else(|| self.next_seq())
+    }
+
+    /// Adds a job. `clean_jobs` retires every earlier job; a re-used id replaces its
+    /// predecessor (whose shares are forgotten); past the live limit the oldest retires.
+    pub fn add(
+        &self,
+        job: PreparedJob,
+        clean_jobs: bool,
+        config: &ValidatorConfig,
+    ) -> Arc<JobEntry> {
+        let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+        if clean_jobs {
+            let ids: Vec<String> = jobs.order.iter().cloned().collect();
+            for id in ids {
+                jobs.retire(&id, config.max_stale_ids);
+            }
+        }
+        if let Some(old) = jobs.live.remove(&job.id) {
+            old.mark_stale();
+            jobs.order.retain(|o| *o != job.id);
+        }
+        jobs.stale_ids.retain(|s| *s != job.id);
+        let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
+        let entry = Arc::new(JobEntry {
+            seq,
+            stale: AtomicBool::new(false),
+            duplicates: DuplicateFilter::new(config.max_shares_per_job),
+            job,
+        });
+        jobs.order.push_back(entry.job.id.clone());
+        jobs.live.insert(entry.job.id.clone(), entry.clone());
+        while jobs.live.len() > config.max_live_jobs.max(1) {
+            let oldest = jobs.order.front().cloned().expect("order tracks live");
+            jobs.retire(&oldest, config.max_stale_ids);
+        }
+        entry
+    }
+
+    /// Retires one job (its shares become `stale`).
+    pub fn retire(&self, id: &str, config: &ValidatorConfig) {
+        self.jobs.write().unwrap_or_else(|p| p.into_inner()).retire(id, config.max_stale_ids);
+    }
+
+    /// Finds a job by id.
+    pub fn lookup(&self, id: &str) -> JobLookup {
+        let jobs = self.jobs.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = jobs.live.get(id) {
+            if e.is_stale() {
+                return JobLookup::Stale;
+            }
+            return JobLookup::Live(e.clone());
+        }
+        if jobs.stale_ids.iter().any(|s| s == id) {
+            return JobLookup::Stale;
+        }
+        JobLookup::NotFound
+    }
+
+    /// Number of live jobs.
+    pub fn live_count(&self) -> usize {
+        self.jobs.read().unwrap_or_else(|p| p.into_inner()).live.len()
+    }
+}

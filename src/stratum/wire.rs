@@ -7,7 +7,7 @@ use crate::error::{Error, decode_hex};
 
 /// Whether `s` is hex: only hex digits, and an even number of them.
 pub fn is_hex(s: &str) -> bool {
-    s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A u32 sent as 8 hex digits of its big-endian bytes (version, nbits, ntime, nonce).

@@ -1,0 +1,122 @@
+//! `check` from many threads: the same share is accepted exactly once; batches answer
+//! exactly what sequential checks answer (proptest).
+
+mod common;
+
+use std::sync::Barrier;
+
+use common::miner::{TestJob, target_for_easier_difficulty};
+use num_bigint::BigUint;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use sharecheck::Algorithm;
+use sharecheck::stratum::{Notify, Submit};
+use sharecheck::validate::{Outcome, Reason, Session, Validator, ValidatorConfig};
+
+const EN1: &str = "0a0b0c0d";
+const LOG2_EASY: u32 = 24;
+
+fn setup(job: &TestJob) -> (Validator, Session) {
+    let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+    let mut session = validator.new_session();
+    session.set_extranonce(hex::decode(EN1).unwrap(), 4);
+    validator.set_difficulty(&mut session, 1.0 / (1u64 << LOG2_EASY) as f64).unwrap();
+    let notify: Value = serde_json::from_str(&job.notify(true)).unwrap();
+    validator.notify(Notify::from_params(&notify["params"]).unwrap()).unwrap();
+    (validator, session)
+}
+
+/// Valid shares mined with the independent builder.
+fn valid_shares(job: &TestJob, n: u32) -> Vec<Submit> {
+    let target = target_for_easier_difficulty(LOG2_EASY);
+    (0..n)
+        .map(|en2| {
+            let en2_hex = format!("{en2:08x}");
+            let nonce =
+                job.mine(EN1, &en2_hex, job.ntime, job.version, &BigUint::from(0u8), &target);
+            Submit::from_params(&json!([
+                "w",
+                job.id,
+                en2_hex,
+                format!("{:08x}", job.ntime),
+                format!("{nonce:08x}")
+            ]))
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn same_share_from_many_threads_is_accepted_exactly_once() {
+    let job = TestJob::new("j");
+    let shares = valid_shares(&job, 8);
+    let threads = 16;
+    for round in 0..20 {
+        let (validator, session) = setup(&job);
+        let barrier = Barrier::new(threads);
+        let verdicts: Vec<Vec<Outcome>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        shares
+                            .iter()
+                            .map(|s| validator.check(&session, s).outcome)
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for i in 0..shares.len() {
+            let accepted = verdicts.iter().filter(|v| v[i] == Outcome::Accepted).count();
+            let duplicate =
+                verdicts.iter().filter(|v| v[i] == Outcome::Rejected(Reason::Duplicate)).count();
+            assert_eq!(accepted, 1, "round {round}, share {i}");
+            assert_eq!(duplicate, threads - 1, "round {round}, share {i}");
+        }
+    }
+}
+
+fn shares_pool() -> &'static (TestJob, Vec<Submit>) {
+    static POOL: std::sync::OnceLock<(TestJob, Vec<Submit>)> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let job = TestJob::new("j");
+        let shares = valid_shares(&job, 6);
+        (job, shares)
+    })
+}
+
+/// A submit drawn from: a valid share, the same upper-cased, a corrupted nonce (almost
+/// surely low difficulty), a wrong size, an unknown job, non-hex.
+fn arb_submit() -> impl Strategy<Value = Submit> {
+    (0usize..6, 0u8..6).prop_map(|(i, kind)| {
+        let mut s = shares_pool().1[i].clone();
+        match kind {
+            0 | 1 => {}
+            2 => s.nonce = s.nonce.to_uppercase(),
+            3 => {
+                s.nonce =
+                    format!("{:08x}", u32::from_str_radix(&s.nonce, 16).unwrap() ^ 0x8000_0000)
+            }
+            4 => s.extranonce2.push_str("00"),
+            _ => s.job_id = "unknown".into(),
+        }
+        s
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn batch_equals_sequential(submits in prop::collection::vec(arb_submit(), 0..40)) {
+        let job = &shares_pool().0;
+        let (sequential_validator, session_a) = setup(job);
+        let sequential: Vec<_> = submits.iter().map(|s| sequential_validator.check(&session_a, s)).collect();
+        let (batch_validator, session_b) = setup(job);
+        let items: Vec<(&Session, &Submit)> = submits.iter().map(|s| (&session_b, s)).collect();
+        let batch = batch_validator.check_batch(&items);
+        prop_assert_eq!(batch, sequential);
+    }
+}

@@ -1,0 +1,70 @@
+//! The job registry: limits refuse a notify with an error, old jobs retire to `stale`.
+
+use serde_json::json;
+use sharecheck::stratum::Notify;
+use sharecheck::validate::{JobLookup, Validator, ValidatorConfig};
+use sharecheck::{Algorithm, Error};
+
+fn notify(id: &str, coinb2_bytes: usize, branch_len: usize, clean: bool) -> Notify {
+    let params = json!([
+        id,
+        "00".repeat(32),
+        "01000000",
+        "00".repeat(coinb2_bytes),
+        vec!["11".repeat(32); branch_len],
+        "20000000",
+        "1d00ffff",
+        "64b3f3ec",
+        clean
+    ]);
+    Notify::from_params(&params).unwrap()
+}
+
+#[test]
+fn notify_beyond_limits_is_refused() {
+    let config =
+        ValidatorConfig { max_coinbase_bytes: 1000, max_branch_len: 4, ..Default::default() };
+    let v = Validator::new(Algorithm::Sha256d, config);
+    assert!(matches!(v.notify(notify("big", 2000, 1, false)), Err(Error::JobRefused(_))));
+    assert!(matches!(v.notify(notify("deep", 10, 5, false)), Err(Error::JobRefused(_))));
+    assert!(v.notify(notify("ok", 10, 4, false)).is_ok());
+    assert!(matches!(v.jobs().lookup("big"), JobLookup::NotFound));
+    assert!(matches!(v.jobs().lookup("ok"), JobLookup::Live(_)));
+}
+
+#[test]
+fn live_jobs_are_bounded_and_retired_jobs_are_stale() {
+    let config = ValidatorConfig { max_live_jobs: 3, max_stale_ids: 2, ..Default::default() };
+    let v = Validator::new(Algorithm::Sha256d, config);
+    for i in 0..6 {
+        v.notify(notify(&format!("j{i}"), 10, 1, false)).unwrap();
+    }
+    assert_eq!(v.jobs().live_count(), 3);
+    assert!(matches!(v.jobs().lookup("j5"), JobLookup::Live(_)));
+    assert!(matches!(v.jobs().lookup("j2"), JobLookup::Stale));
+    // Only the last two retired ids are remembered.
+    assert!(matches!(v.jobs().lookup("j0"), JobLookup::NotFound));
+    // clean_jobs retires everything before.
+    v.notify(notify("k", 10, 1, true)).unwrap();
+    assert_eq!(v.jobs().live_count(), 1);
+    assert!(matches!(v.jobs().lookup("j5"), JobLookup::Stale));
+    // A re-used id is a new live job.
+    v.notify(notify("j5", 10, 1, false)).unwrap();
+    assert!(matches!(v.jobs().lookup("j5"), JobLookup::Live(_)));
+}
+
+#[test]
+fn malformed_notify_is_a_typed_error() {
+    let bad = [
+        json!([]),
+        json!(["id", "zz", "", "", [], "20000000", "1d00ffff", "64b3f3ec", true]),
+        json!(["id", "00".repeat(32), "0", "", [], "20000000", "1d00ffff", "64b3f3ec", true]),
+        json!(["id", "00".repeat(32), "", "", ["00"], "20000000", "1d00ffff", "64b3f3ec", true]),
+        json!(["id", "00".repeat(32), "", "", [], "2000000", "1d00ffff", "64b3f3ec", true]),
+        json!(["id", "00".repeat(32), "", "", [], "20000000", "1d00ffff", "64b3f3ec", "yes"]),
+        json!({"job": "id"}),
+    ];
+    for params in bad {
+        assert!(Notify::from_params(&params).is_err(), "{params}");
+    }
+}

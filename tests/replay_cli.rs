@@ -1,0 +1,107 @@
+//! `sharecheck replay` on the bundled sessions and on bad input.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn sharecheck(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn records(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each stdout line is JSON"))
+        .collect()
+}
+
+const SCRYPT_SESSION: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sessions/litecoin-scrypt.jsonl");
+const BITAXE_SESSION: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/examples/sessions/public-pool-bitaxe-sha256d.jsonl");
+
+#[test]
+fn bundled_scrypt_session_matches_its_construction() {
+    let out = sharecheck(&["replay", "--algo", "scrypt", "--compare", SCRYPT_SESSION], None);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(stderr.contains("0 disagreements with the pool"), "{stderr}");
+    // Every submit's code equals the code of the answer the generator wrote for it.
+    let text = std::fs::read_to_string(SCRYPT_SESSION).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let recs = records(&out);
+    let submits = lines.iter().filter(|l| l.contains("\"mining.submit\"")).count();
+    assert_eq!(recs.len(), submits, "one verdict per submit");
+    let mut reasons = std::collections::BTreeSet::new();
+    for r in &recs {
+        let line = r["line"].as_u64().unwrap() as usize;
+        let answer: Value = serde_json::from_str(lines[line]).unwrap(); // the next line
+        assert_eq!(answer["id"], r["id"]);
+        let expected_code = answer["error"].get(0).cloned().unwrap_or(Value::Null);
+        assert_eq!(r["code"], expected_code, "line {line}");
+        if let Some(reason) = r["reason"].as_str() {
+            reasons.insert(reason.to_string());
+        }
+        assert_eq!(r["hash"].is_null(), r["share_difficulty"].is_null());
+    }
+    assert_eq!(reasons.len(), 10, "every reason occurs: {reasons:?}");
+    assert!(recs.iter().any(|r| r["result"] == "block"));
+}
+
+#[test]
+fn bundled_bitaxe_session_from_file_and_stdin() {
+    let out = sharecheck(&["replay", "--algo", "sha256d", "--compare", BITAXE_SESSION], None);
+    assert_eq!(out.status.code(), Some(0));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["result"], "accepted");
+    assert_eq!(recs[0]["hash"], "000000000061d52983863e5c424c00d9e0981874fddf6a8493433e73928a3e4e");
+    assert_eq!(recs[0]["id"], 5);
+    assert_eq!(recs[0]["line"], 12);
+    let text = std::fs::read_to_string(BITAXE_SESSION).unwrap();
+    let out_stdin = sharecheck(&["replay", "--algo", "sha256d", "-"], Some(&text));
+    assert_eq!(records(&out_stdin), recs);
+}
+
+#[test]
+fn compare_reports_disagreement_with_the_pool() {
+    // The recorded share, with the pool's answer flipped to a rejection.
+    let text = std::fs::read_to_string(BITAXE_SESSION).unwrap().replace(
+        r#"{"id": 5, "error": null, "result": true}"#,
+        r#"{"id": 5, "error": [23, "Low difficulty", null], "result": null}"#,
+    );
+    let out = sharecheck(&["replay", "--algo", "sha256d", "--compare", "-"], Some(&text));
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("compare: submit on line 12"), "{stderr}");
+    assert!(stderr.contains("1 disagreements"), "{stderr}");
+}
+
+#[test]
+fn lines_not_understood_exit_1_and_usage_errors_exit_2() {
+    let text = "{\"id\":1,\"method\":\"mining.submit\",\"params\":[\"w\",\"j\",\"00\",\"00\",\"00\"]}\nnot json\n";
+    let out = sharecheck(&["replay", "--algo", "sha256d", "-"], Some(text));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(records(&out).len(), 1);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 2: not understood"), "{stderr}");
+
+    let out = sharecheck(&["replay", "--algo", "sha256d", "/nonexistent/transcript"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sharecheck(&["replay", "--algo", "md5", "-"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sharecheck(&["replay", "--algo", "sha256d", "--ntime-window", "-5", "-"], None);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -71,6 +71,36 @@ fn scrypt_bench(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // Batches fill the SIMD lanes: throughput per header, the crate beside it again.
+    for size in [8usize, 16, 64] {
+        let batch: Vec<[u8; 80]> = (0..size)
+            .map(|i| {
+                let mut x = h;
+                x[76] = i as u8;
+                x
+            })
+            .collect();
+        let mut out = vec![[0u8; 32]; batch.len()];
+        let mut g = c.benchmark_group(format!("scrypt_1024_1_1_batch_of_{size}"));
+        g.throughput(Throughput::Elements(batch.len() as u64));
+        g.sample_size(10);
+        g.bench_function("scrypt_crate", |b| {
+            b.iter(|| {
+                for (x, o) in batch.iter().zip(out.iter_mut()) {
+                    ::scrypt::scrypt(black_box(x), x, &params, o).unwrap();
+                }
+            })
+        });
+        let mut scratch = scrypt::ScryptBatchScratch::new();
+        for path in ScryptPath::supported() {
+            let p = Platform { scrypt: path, ..Platform::detect() };
+            g.bench_with_input(BenchmarkId::new("sharecheck", path), &p, |b, &p| {
+                b.iter(|| scrypt::scrypt_headers_on(p, black_box(&batch), &mut out, &mut scratch))
+            });
+        }
+        g.finish();
+    }
 }
 
 criterion_group!(benches, sha256d, scrypt_bench);

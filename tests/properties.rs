@@ -217,3 +217,33 @@ fn tiny_difficulty_saturates_and_bad_difficulty_is_refused() {
         Algorithm::Sha256d.diff1_target()
     );
 }
+
+/// Batches of every awkward size (1, lanes − 1, lanes, lanes + 1, ...) on every scrypt
+/// path this CPU has: each output equals the `scrypt` crate's hash of its header.
+#[test]
+fn scrypt_batches_match_scrypt_crate_on_every_path() {
+    use sharecheck::hash::scrypt::{ScryptBatchScratch, scrypt_headers_on};
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let headers: Vec<[u8; 80]> = (0..17)
+        .map(|_| {
+            core::array::from_fn(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+        })
+        .collect();
+    let expected: Vec<[u8; 32]> = headers.iter().map(scrypt_crate).collect();
+    for sha256 in Sha256Path::supported() {
+        for path in ScryptPath::supported() {
+            let p = Platform { sha256, scrypt: path };
+            let mut scratch = ScryptBatchScratch::new();
+            for n in [0usize, 1, 2, 7, 8, 9, 15, 16, 17] {
+                let mut out = vec![[0u8; 32]; n];
+                scrypt_headers_on(p, &headers[..n], &mut out, &mut scratch);
+                assert_eq!(out, expected[..n], "{p:?}, batch of {n}");
+            }
+        }
+    }
+}

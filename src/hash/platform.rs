@@ -18,6 +18,8 @@ pub enum Sha256Path {
 pub enum ScryptPath {
     /// Plain Rust, any CPU, one hash at a time.
     Portable,
+    /// AVX2: batches hashed 8 at a time, one hash per 32-bit lane.
+    Avx2x8,
 }
 
 impl fmt::Display for Sha256Path {
@@ -33,6 +35,7 @@ impl fmt::Display for ScryptPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ScryptPath::Portable => "portable",
+            ScryptPath::Avx2x8 => "avx2-8way",
         })
     }
 }
@@ -59,13 +62,17 @@ impl Sha256Path {
 impl ScryptPath {
     /// Every scrypt path this CPU can run, portable first.
     pub fn supported() -> Vec<ScryptPath> {
-        [ScryptPath::Portable].into_iter().filter(|p| p.is_supported()).collect()
+        [ScryptPath::Portable, ScryptPath::Avx2x8]
+            .into_iter()
+            .filter(|p| p.is_supported())
+            .collect()
     }
 
     /// Whether this CPU can run the path.
     pub fn is_supported(self) -> bool {
         match self {
             ScryptPath::Portable => true,
+            ScryptPath::Avx2x8 => cpu_has_avx2(),
         }
     }
 }
@@ -76,6 +83,17 @@ fn cpu_has_sha_ni() -> bool {
         std::arch::is_x86_feature_detected!("sha") && std::arch::is_x86_feature_detected!("sse4.1")
     }
     #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        false
+    }
+}
+
+fn cpu_has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     {
         false
     }

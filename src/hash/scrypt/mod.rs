@@ -7,6 +7,8 @@ mod pbkdf2;
 pub mod reference;
 mod romix;
 mod salsa;
+#[cfg(target_arch = "x86_64")]
+mod x86_avx2;
 
 use std::cell::RefCell;
 
@@ -59,7 +61,8 @@ pub fn scrypt_header_on(
     let hmac = HeaderHmac::new(platform.sha256, header);
     let mut x = hmac.derive_romix_input();
     match platform.scrypt {
-        ScryptPath::Portable => romix::romix_1024_r1(&mut x, scratch),
+        // Lane kernels only pay off on batches; one hash runs the portable ROMix.
+        ScryptPath::Portable | ScryptPath::Avx2x8 => romix::romix_1024_r1(&mut x, scratch),
     }
     hmac.derive_output(&x)
 }
@@ -75,5 +78,82 @@ pub fn scrypt_header(header: &[u8; 80]) -> [u8; 32] {
         let mut slot = cell.borrow_mut();
         let scratch = slot.get_or_insert_with(ScryptScratch::new);
         scrypt_header_with_scratch(header, scratch)
+    })
+}
+
+/// Scratchpads for batch hashing: one 128 KiB table, and the 1 MiB table of the 8-lane
+/// kernel (allocated on first batch use). Allocate once, reuse.
+#[derive(Debug, Default)]
+pub struct ScryptBatchScratch {
+    single: ScryptScratch,
+    lanes: Vec<u32>,
+}
+
+impl ScryptBatchScratch {
+    /// New scratchpads.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Below this many headers a lane batch costs more than hashing them one by one.
+#[cfg(target_arch = "x86_64")]
+const MIN_LANE_BATCH: usize = 2;
+
+/// scrypt PoW hashes of many headers: `out[i]` is the hash of `headers[i]`. Fills the
+/// SIMD lanes of the chosen path; the last partial group is padded (or, below
+/// `MIN_LANE_BATCH`, hashed one by one).
+pub fn scrypt_headers_on(
+    platform: Platform,
+    headers: &[[u8; 80]],
+    out: &mut [[u8; 32]],
+    scratch: &mut ScryptBatchScratch,
+) {
+    assert_eq!(headers.len(), out.len(), "one output per header");
+    match platform.scrypt {
+        #[cfg(target_arch = "x86_64")]
+        ScryptPath::Avx2x8 => {
+            use x86_avx2::LANES;
+            if scratch.lanes.len() != x86_avx2::SCRATCH_WORDS {
+                scratch.lanes = vec![0u32; x86_avx2::SCRATCH_WORDS];
+            }
+            for (group, outs) in headers.chunks(LANES).zip(out.chunks_mut(LANES)) {
+                if group.len() < MIN_LANE_BATCH {
+                    for (h, o) in group.iter().zip(outs.iter_mut()) {
+                        *o = scrypt_header_on(platform, h, &mut scratch.single);
+                    }
+                    continue;
+                }
+                // A partial last group is padded with copies of its last header.
+                let last = group.len() - 1;
+                let hmacs: [HeaderHmac; LANES] =
+                    core::array::from_fn(|l| HeaderHmac::new(platform.sha256, &group[l.min(last)]));
+                let mut blocks: [[u32; 32]; LANES] =
+                    core::array::from_fn(|l| hmacs[l].derive_romix_input());
+                // SAFETY: an `Avx2x8` path is only ever constructed after the CPU reported AVX2.
+                unsafe { x86_avx2::romix_x8(&mut blocks, &mut scratch.lanes) };
+                for (l, o) in outs.iter_mut().enumerate() {
+                    *o = hmacs[l].derive_output(&blocks[l]);
+                }
+            }
+        }
+        _ => {
+            for (h, o) in headers.iter().zip(out.iter_mut()) {
+                *o = scrypt_header_on(platform, h, &mut scratch.single);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static THREAD_BATCH_SCRATCH: RefCell<Option<ScryptBatchScratch>> = const { RefCell::new(None) };
+}
+
+/// [`scrypt_headers_on`] on the detected path with this thread's scratchpads.
+pub fn scrypt_headers(headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
+    THREAD_BATCH_SCRATCH.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let scratch = slot.get_or_insert_with(ScryptBatchScratch::new);
+        scrypt_headers_on(Platform::get(), headers, out, scratch)
     })
 }

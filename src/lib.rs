@@ -6,6 +6,7 @@
 //! - [`chain`]: headers, targets, nBits, difficulty, merkle, coinbase.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod chain;
 pub mod error;
 pub mod hash;

@@ -120,3 +120,26 @@ proptest! {
         prop_assert_eq!(batch, sequential);
     }
 }
+
+/// The scrypt batch path (lanes) answers what sequential checks answer, duplicates and
+/// all, on every share of a real-shaped Litecoin job.
+#[test]
+fn scrypt_batch_equals_sequential() {
+    let workload = sharecheck::bench::ShareWorkload::scrypt(21);
+    let mut submits = workload.submits.clone();
+    submits.push(submits[3].clone());
+    let mut upper = submits[5].clone();
+    upper.nonce = upper.nonce.to_uppercase();
+    submits.push(upper);
+    submits.push(Submit { job_id: "gone".into(), ..submits[0].clone() });
+    let sequential: Vec<_> =
+        submits.iter().map(|s| workload.validator.check(&workload.session, s)).collect();
+    workload.refresh();
+    let items: Vec<(&Session, &Submit)> = submits.iter().map(|s| (&workload.session, s)).collect();
+    let batch = workload.validator.check_batch(&items);
+    assert_eq!(batch, sequential);
+    assert_eq!(batch[21].reason(), Some(Reason::Duplicate));
+    assert_eq!(batch[22].reason(), Some(Reason::Duplicate));
+    assert_eq!(batch[23].reason(), Some(Reason::JobNotFound));
+    assert!(batch[..21].iter().all(|v| v.is_valid()));
+}

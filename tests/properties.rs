@@ -247,3 +247,31 @@ fn scrypt_batches_match_scrypt_crate_on_every_path() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Interleaved (2-stream) kernels against sha2, every path, odd counts included.
+    #[test]
+    fn paired_sha256d_kernels_match_sha2(
+        headers in prop::collection::vec(prop::collection::vec(any::<u8>(), 80), 0..7),
+        leaves in any::<([u8; 32], [u8; 32])>(),
+        branch in prop::collection::vec(any::<([u8; 32], [u8; 32])>(), 0..14),
+    ) {
+        use sharecheck::hash::sha256::{fold_branch_pair, sha256d_headers_with};
+        let headers: Vec<[u8; 80]> = headers.into_iter().map(|h| h.try_into().unwrap()).collect();
+        let expected: Vec<[u8; 32]> = headers.iter().map(|h| sha2_twice(h)).collect();
+        let (b0, b1): (Vec<[u8; 32]>, Vec<[u8; 32]>) = branch.into_iter().unzip();
+        let fold = |leaf: &[u8; 32], b: &[[u8; 32]]| {
+            b.iter().fold(*leaf, |acc, x| sha2_twice(&[acc.as_slice(), x.as_slice()].concat()))
+        };
+        for path in Sha256Path::supported() {
+            let mut out = vec![[0u8; 32]; headers.len()];
+            sha256d_headers_with(path, &headers, &mut out);
+            prop_assert_eq!(&out, &expected, "{}", path);
+            let (r0, r1) = fold_branch_pair(path, &leaves.0, &b0, &leaves.1, &b1);
+            prop_assert_eq!(r0, fold(&leaves.0, &b0), "{}", path);
+            prop_assert_eq!(r1, fold(&leaves.1, &b1), "{}", path);
+        }
+    }
+}

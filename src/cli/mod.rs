@@ -1,5 +1,6 @@
 //! Command-line front end: argument parsing and the subcommands.
 
+mod bench_cmd;
 mod hash_cmd;
 mod replay_cmd;
 mod target_cmd;
@@ -28,6 +29,8 @@ enum Command {
     Target(target_cmd::TargetArgs),
     /// Check every mining.submit of a recorded stratum transcript (one JSON line each).
     Replay(replay_cmd::ReplayArgs),
+    /// Measure hashing and share-checking capacity beside the sha2 and scrypt crates.
+    Bench(bench_cmd::BenchArgs),
 }
 
 /// A failed command: the one line printed on stderr and the exit status.
@@ -68,6 +71,7 @@ pub fn run() -> i32 {
         Command::Hash(args) => hash_cmd::run(&args),
         Command::Target(args) => target_cmd::run(&args),
         Command::Replay(args) => replay_cmd::run(&args),
+        Command::Bench(args) => bench_cmd::run(&args),
     };
     match result {
         Ok(status) => status,

@@ -9,4 +9,4 @@ pub use platform::{Platform, ScryptPath, Sha256Path};
 pub use scrypt::{
     ScryptBatchScratch, ScryptScratch, scrypt_header, scrypt_header_with_scratch, scrypt_headers,
 };
-pub use sha256::{Midstate, Sha256, sha256, sha256d, sha256d_64, sha256d_header};
+pub use sha256::{Midstate, Sha256, sha256, sha256d, sha256d_64, sha256d_header, sha256d_headers};

@@ -122,9 +122,22 @@ impl Validator {
         }
     }
 
-    /// Steps 1–7.
+    /// Steps 1–7 for one share.
     pub(crate) fn evaluate(&self, session: &Session, submit: &Submit) -> Evaluated {
-        use Evaluated::Final;
+        match self.prepare(session, submit) {
+            Prepared::Final(v) => Evaluated::Final(v),
+            Prepared::Ready(mut share) => {
+                let root = merkle::fold_branch(&share.coinbase_txid, &share.entry.job.branch);
+                share.complete_header(&root);
+                let pow = self.algorithm.pow_hash(&share.header);
+                self.judge(session, share, &pow)
+            }
+        }
+    }
+
+    /// Steps 1–6 up to the coinbase txid: the merkle fold, header and hash remain.
+    pub(crate) fn prepare(&self, session: &Session, submit: &Submit) -> Prepared {
+        use Prepared::Final;
         let reject = |r| Final(Verdict::rejected(r));
 
         // 1. Parse: every hex field is hex.
@@ -171,44 +184,89 @@ impl Validator {
         if ntime < job.ntime || ntime as u64 > job.ntime as u64 + self.config.ntime_window as u64 {
             return reject(Reason::BadNtime);
         }
-        // 6. Coinbase, merkle root, header, hash.
-        let mut en2 = [0u8; MAX_EXTRANONCE2];
-        let en2 = &mut en2[..en2_len];
-        if hex::decode_to_slice(&submit.extranonce2, en2).is_err() {
+        // 6. Coinbase (the header follows once the merkle branch is folded).
+        let mut extranonce2 = [0u8; MAX_EXTRANONCE2];
+        if hex::decode_to_slice(&submit.extranonce2, &mut extranonce2[..en2_len]).is_err() {
             return reject(Reason::Malformed);
         }
         let prefix = session.coinbase_prefix(entry.seq, &job.coinb1, extranonce1);
-        let coinbase_txid = prefix.txid(en2, &job.coinb2);
-        let merkle_root = merkle::fold_branch(&coinbase_txid, &job.branch);
-        let header = build_header(job, version, &merkle_root, ntime, nonce);
-        let pow = self.algorithm.pow_hash(&header);
-        let share_difficulty = self.algorithm.share_difficulty(&pow);
-        // 7. Difficulty: the easier of the difficulty at notify and now; a block is
-        // never refused for low share difficulty.
+        let coinbase_txid = prefix.txid(&extranonce2[..en2_len], &job.coinb2);
+        let mut header = [0u8; 80];
+        header[0..4].copy_from_slice(&version.to_le_bytes());
+        header[4..36].copy_from_slice(&job.prevhash.0);
+        header[68..72].copy_from_slice(&ntime.to_le_bytes());
+        header[72..76].copy_from_slice(&job.nbits.0.to_le_bytes());
+        header[76..80].copy_from_slice(&nonce.to_le_bytes());
+        Prepared::Ready(ReadyShare {
+            entry,
+            coinbase_txid,
+            header,
+            extranonce2,
+            extranonce2_len: en2_len,
+        })
+    }
+
+    /// Step 7, given the PoW hash of the prepared header.
+    pub(crate) fn judge(&self, session: &Session, share: ReadyShare, pow: &[u8; 32]) -> Evaluated {
+        let ReadyShare { entry, header, extranonce2, extranonce2_len, .. } = share;
+        let job = &entry.job;
+        let share_difficulty = self.algorithm.share_difficulty(pow);
+        // The easier of the difficulty at notify and now; a block is never refused for
+        // low share difficulty.
         let at_notify = session.epoch_at(entry.seq);
         let now = session.current_epoch();
         let share_target = at_notify.target.max(now.target);
-        let is_block = job.network_target.is_some_and(|t| t.is_met_by(&pow));
+        let is_block = job.network_target.is_some_and(|t| t.is_met_by(pow));
         let mut verdict = Verdict {
             outcome: Outcome::Accepted,
-            pow_hash: Some(Hash256(pow)),
+            pow_hash: Some(Hash256(*pow)),
             share_difficulty: Some(share_difficulty),
             block: None,
         };
-        if !share_target.is_met_by(&pow) && !is_block {
+        if !share_target.is_met_by(pow) && !is_block {
             verdict.outcome = Outcome::Rejected(Reason::LowDifficulty);
-            return Final(verdict);
+            return Evaluated::Final(verdict);
         }
         // 9 (prepared). A block carries what is needed to submit it.
         if is_block {
+            let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
             verdict.outcome = Outcome::Block;
             verdict.block = Some(Box::new(BlockSolution {
                 header,
-                coinbase: coinbase::assemble(&job.coinb1, extranonce1, en2, &job.coinb2),
+                coinbase: coinbase::assemble(
+                    &job.coinb1,
+                    extranonce1,
+                    &extranonce2[..extranonce2_len],
+                    &job.coinb2,
+                ),
             }));
         }
         Evaluated::Passed { entry, verdict }
     }
+}
+
+/// A share that passed steps 1–6: its header (`LE32 version | prevhash | merkle_root |
+/// LE32 ntime | LE32 nbits | LE32 nonce`) waits for the merkle root, then the PoW hash.
+pub(crate) struct ReadyShare {
+    pub(crate) entry: Arc<JobEntry>,
+    pub(crate) coinbase_txid: [u8; 32],
+    pub(crate) header: [u8; 80],
+    extranonce2: [u8; MAX_EXTRANONCE2],
+    extranonce2_len: usize,
+}
+
+impl ReadyShare {
+    /// Puts the folded merkle root into the header.
+    #[inline]
+    pub(crate) fn complete_header(&mut self, merkle_root: &[u8; 32]) {
+        self.header[36..68].copy_from_slice(merkle_root);
+    }
+}
+
+/// Steps 1–6 done.
+pub(crate) enum Prepared {
+    Final(Verdict),
+    Ready(ReadyShare),
 }
 
 /// 8 hex digits of a big-endian u32, else `None`.
@@ -217,23 +275,4 @@ fn parse_word(s: &str) -> Option<u32> {
         return None;
     }
     u32::from_str_radix(s, 16).ok()
-}
-
-/// `LE32 version | prevhash | merkle_root | LE32 ntime | LE32 nbits | LE32 nonce`.
-#[inline]
-fn build_header(
-    job: &PreparedJob,
-    version: u32,
-    merkle_root: &[u8; 32],
-    ntime: u32,
-    nonce: u32,
-) -> [u8; 80] {
-    let mut h = [0u8; 80];
-    h[0..4].copy_from_slice(&version.to_le_bytes());
-    h[4..36].copy_from_slice(&job.prevhash.0);
-    h[36..68].copy_from_slice(merkle_root);
-    h[68..72].copy_from_slice(&ntime.to_le_bytes());
-    h[72..76].copy_from_slice(&job.nbits.0.to_le_bytes());
-    h[76..80].copy_from_slice(&nonce.to_le_bytes());
-    h
 }

@@ -289,3 +289,63 @@ pub fn sha256d_64_with(path: Sha256Path, message: &[u8; 64]) -> [u8; 32] {
         }
     }
 }
+
+/// SHA-256d of many 80-byte headers: `out[i]` for `headers[i]`.
+pub fn sha256d_headers(headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
+    sha256d_headers_with(Platform::get().sha256, headers, out)
+}
+
+/// [`sha256d_headers`] on a chosen path.
+pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
+    assert_eq!(headers.len(), out.len(), "one output per header");
+    let (pairs, rest) = headers.as_chunks::<2>();
+    let (out_pairs, out_rest) = out.as_chunks_mut::<2>();
+    for ([h0, h1], [o0, o1]) in pairs.iter().zip(out_pairs.iter_mut()) {
+        (*o0, *o1) = sha256d_header_pair(path, h0, h1);
+    }
+    for (h, o) in rest.iter().zip(out_rest.iter_mut()) {
+        *o = sha256d_header_with(path, h);
+    }
+}
+
+/// Hashes two headers at once where the path interleaves streams.
+#[inline]
+fn sha256d_header_pair(path: Sha256Path, h0: &[u8; 80], h1: &[u8; 80]) -> ([u8; 32], [u8; 32]) {
+    match path {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Sha256Path::ShaNi => {
+            // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
+            let (a, b) = unsafe { x86_shani::sha256d_header_x2(h0, h1) };
+            (state_to_bytes(&a), state_to_bytes(&b))
+        }
+        _ => (sha256d_header_with(path, h0), sha256d_header_with(path, h1)),
+    }
+}
+
+/// Folds two stratum merkle branches (`root = sha256d(root ‖ b)`) of equal length
+/// together, interleaving the two streams where the path can.
+pub fn fold_branch_pair(
+    path: Sha256Path,
+    leaf0: &[u8; 32],
+    branch0: &[[u8; 32]],
+    leaf1: &[u8; 32],
+    branch1: &[[u8; 32]],
+) -> ([u8; 32], [u8; 32]) {
+    assert_eq!(branch0.len(), branch1.len(), "branches of equal length");
+    match path {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
+        Sha256Path::ShaNi => unsafe { x86_shani::fold_branch_x2(leaf0, branch0, leaf1, branch1) },
+        _ => {
+            let fold = |leaf: &[u8; 32], branch: &[[u8; 32]]| {
+                branch.iter().fold(*leaf, |acc, b| {
+                    let mut m = [0u8; 64];
+                    m[..32].copy_from_slice(&acc);
+                    m[32..].copy_from_slice(b);
+                    sha256d_64_with(path, &m)
+                })
+            };
+            (fold(leaf0, branch0), fold(leaf1, branch1))
+        }
+    }
+}

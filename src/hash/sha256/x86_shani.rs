@@ -178,3 +178,122 @@ pub(crate) fn sha256d_header(header: &[u8; 80]) -> [u32; 8] {
     store_state(s, &mut digest);
     hash_digest(&digest)
 }
+
+/// Two independent blocks in step: SHA-NI's round instruction is latency-bound, so a
+/// second stream fills the pipeline for nearly free.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn compress_vectors_x2(
+    s0: &mut ShaState,
+    mut w0: [__m128i; 4],
+    s1: &mut ShaState,
+    mut w1: [__m128i; 4],
+) {
+    let (saved0, saved1) = (*s0, *s1);
+    for i in 0..4 {
+        rounds4(s0, w0[i], i);
+        rounds4(s1, w1[i], i);
+    }
+    for i in 4..16 {
+        let n0 = next_words(w0[i % 4], w0[(i + 1) % 4], w0[(i + 2) % 4], w0[(i + 3) % 4]);
+        let n1 = next_words(w1[i % 4], w1[(i + 1) % 4], w1[(i + 2) % 4], w1[(i + 3) % 4]);
+        w0[i % 4] = n0;
+        w1[i % 4] = n1;
+        rounds4(s0, n0, i);
+        rounds4(s1, n1, i);
+    }
+    s0.abef = _mm_add_epi32(s0.abef, saved0.abef);
+    s0.cdgh = _mm_add_epi32(s0.cdgh, saved0.cdgh);
+    s1.abef = _mm_add_epi32(s1.abef, saved1.abef);
+    s1.cdgh = _mm_add_epi32(s1.cdgh, saved1.cdgh);
+}
+
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn compress_padding_64_x2(s0: &mut ShaState, s1: &mut ShaState) {
+    let (saved0, saved1) = (*s0, *s1);
+    for i in 0..16 {
+        // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word table.
+        let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
+        rounds4_with_k(s0, wk);
+        rounds4_with_k(s1, wk);
+    }
+    s0.abef = _mm_add_epi32(s0.abef, saved0.abef);
+    s0.cdgh = _mm_add_epi32(s0.cdgh, saved0.cdgh);
+    s1.abef = _mm_add_epi32(s1.abef, saved1.abef);
+    s1.cdgh = _mm_add_epi32(s1.cdgh, saved1.cdgh);
+}
+
+/// The second SHA-256 of two SHA-256d computations.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn hash_digest_x2(d0: &[u32; 8], d1: &[u32; 8]) -> ([u32; 8], [u32; 8]) {
+    let block = |d: &[u32; 8]| {
+        let mut words = [0u32; 16];
+        words[..8].copy_from_slice(d);
+        words[8] = 0x8000_0000;
+        words[15] = 256;
+        words
+    };
+    let (b0, b1) = (block(d0), block(d1));
+    let mut s0 = load_state(&super::H0);
+    let mut s1 = s0;
+    compress_vectors_x2(&mut s0, load_block_words(&b0), &mut s1, load_block_words(&b1));
+    let (mut o0, mut o1) = ([0u32; 8], [0u32; 8]);
+    store_state(s0, &mut o0);
+    store_state(s1, &mut o1);
+    (o0, o1)
+}
+
+/// SHA-256d of two 64-byte messages at once.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn sha256d_64_x2(m0: &[u8; 64], m1: &[u8; 64]) -> ([u32; 8], [u32; 8]) {
+    let mut s0 = load_state(&super::H0);
+    let mut s1 = s0;
+    compress_vectors_x2(&mut s0, load_block_bytes(m0), &mut s1, load_block_bytes(m1));
+    compress_padding_64_x2(&mut s0, &mut s1);
+    let (mut d0, mut d1) = ([0u32; 8], [0u32; 8]);
+    store_state(s0, &mut d0);
+    store_state(s1, &mut d1);
+    hash_digest_x2(&d0, &d1)
+}
+
+/// SHA-256d of two 80-byte headers at once.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32; 8]) {
+    let mut s0 = load_state(&super::H0);
+    let mut s1 = s0;
+    let first = |h: &[u8; 80]| -> [u8; 64] { h[..64].try_into().unwrap() };
+    let (f0, f1) = (first(h0), first(h1));
+    compress_vectors_x2(&mut s0, load_block_bytes(&f0), &mut s1, load_block_bytes(&f1));
+    let (t0, t1) = (super::header_tail_words(h0), super::header_tail_words(h1));
+    compress_vectors_x2(&mut s0, load_block_words(&t0), &mut s1, load_block_words(&t1));
+    let (mut d0, mut d1) = ([0u32; 8], [0u32; 8]);
+    store_state(s0, &mut d0);
+    store_state(s1, &mut d1);
+    hash_digest_x2(&d0, &d1)
+}
+
+/// Folds two stratum merkle branches of equal length at once (`root = sha256d(root ‖ b)`).
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn fold_branch_x2(
+    leaf0: &[u8; 32],
+    branch0: &[[u8; 32]],
+    leaf1: &[u8; 32],
+    branch1: &[[u8; 32]],
+) -> ([u8; 32], [u8; 32]) {
+    let (mut m0, mut m1) = ([0u8; 64], [0u8; 64]);
+    m0[..32].copy_from_slice(leaf0);
+    m1[..32].copy_from_slice(leaf1);
+    for (b0, b1) in branch0.iter().zip(branch1) {
+        m0[32..].copy_from_slice(b0);
+        m1[32..].copy_from_slice(b1);
+        let (d0, d1) = sha256d_64_x2(&m0, &m1);
+        m0[..32].copy_from_slice(&super::state_to_bytes(&d0));
+        m1[..32].copy_from_slice(&super::state_to_bytes(&d1));
+    }
+    (m0[..32].try_into().unwrap(), m1[..32].try_into().unwrap())
+}

@@ -59,13 +59,12 @@ impl Validator {
     /// the branches have equal length (shares of one job always do).
     fn fold_merkle_branches(&self, prepared: &mut [Prepared]) {
         let path = Platform::get().sha256;
-        let mut ready = prepared.iter_mut().filter_map(|p| match p {
+        let ready = prepared.iter_mut().filter_map(|p| match p {
             Prepared::Ready(r) => Some(r),
             Prepared::Final(_) => None,
         });
         let mut waiting: Option<&mut ReadyShare> = None;
-        loop {
-            let Some(share) = ready.next() else { break };
+        for share in ready {
             match waiting.take() {
                 Some(first) if first.entry.job.branch.len() == share.entry.job.branch.len() => {
                     let (r0, r1) = sha256::fold_branch_pair(

@@ -18,48 +18,57 @@ impl Validator {
     /// Checks `shares` (each with its connection) and returns one verdict per share, in
     /// order: exactly what calling [`Validator::check`] on each in turn returns.
     pub fn check_batch(&self, shares: &[(&Session, &Submit)]) -> Vec<Verdict> {
-        let evaluated: Vec<Evaluated> =
-            shares.par_chunks(CHUNK).flat_map_iter(|chunk| self.evaluate_chunk(chunk)).collect();
-        evaluated.into_iter().map(|e| self.commit(e)).collect()
+        // An indexed collect: one allocation for all chunks, whatever the thread count.
+        let evaluated: Vec<[Option<Evaluated>; CHUNK]> =
+            shares.par_chunks(CHUNK).map(|chunk| self.evaluate_chunk(chunk)).collect();
+        let mut verdicts = Vec::with_capacity(shares.len());
+        verdicts.extend(evaluated.into_iter().flatten().flatten().map(|e| self.commit(e)));
+        verdicts
     }
 
-    /// Steps 1–7 for a chunk, hashing the prepared headers together.
-    fn evaluate_chunk(&self, chunk: &[(&Session, &Submit)]) -> Vec<Evaluated> {
-        let mut prepared: Vec<Prepared> =
-            chunk.iter().map(|(s, sub)| self.prepare(s, sub)).collect();
-        self.fold_merkle_branches(&mut prepared);
-        let headers: Vec<[u8; 80]> = prepared
-            .iter()
-            .filter_map(|p| match p {
-                Prepared::Ready(r) => Some(r.header),
-                Prepared::Final(_) => None,
-            })
-            .collect();
-        let mut hashes = vec![[0u8; 32]; headers.len()];
-        match self.algorithm() {
-            Algorithm::Scrypt => hash::scrypt_headers(&headers, &mut hashes),
-            Algorithm::Sha256d => hash::sha256d_headers(&headers, &mut hashes),
+    /// Steps 1–7 for a chunk (at most `CHUNK` shares), hashing the prepared headers
+    /// together. Everything lives on the stack: no allocation per share.
+    fn evaluate_chunk(&self, chunk: &[(&Session, &Submit)]) -> [Option<Evaluated>; CHUNK] {
+        debug_assert!(chunk.len() <= CHUNK);
+        let mut prepared: [Option<Prepared>; CHUNK] = std::array::from_fn(|_| None);
+        for (slot, (session, submit)) in prepared.iter_mut().zip(chunk) {
+            *slot = Some(self.prepare(session, submit));
         }
-        let mut hashes = hashes.iter();
-        prepared
-            .into_iter()
-            .zip(chunk)
-            .map(|(p, (session, _))| match p {
+        self.fold_merkle_branches(prepared.iter_mut().flatten());
+        let mut headers = [[0u8; 80]; CHUNK];
+        let mut ready = 0;
+        for p in prepared.iter().flatten() {
+            if let Prepared::Ready(r) = p {
+                headers[ready] = r.header;
+                ready += 1;
+            }
+        }
+        let mut hashes = [[0u8; 32]; CHUNK];
+        match self.algorithm() {
+            Algorithm::Scrypt => hash::scrypt_headers(&headers[..ready], &mut hashes[..ready]),
+            Algorithm::Sha256d => hash::sha256d_headers(&headers[..ready], &mut hashes[..ready]),
+        }
+        let mut next_hash = 0;
+        let mut evaluated: [Option<Evaluated>; CHUNK] = std::array::from_fn(|_| None);
+        for ((slot, p), (session, _)) in evaluated.iter_mut().zip(prepared).zip(chunk) {
+            *slot = p.map(|p| match p {
                 Prepared::Final(v) => Evaluated::Final(v),
                 Prepared::Ready(r) => {
-                    self.judge(session, r, hashes.next().expect("one hash per header"))
+                    next_hash += 1;
+                    self.judge(session, r, &hashes[next_hash - 1])
                 }
-            })
-            .collect()
+            });
+        }
+        evaluated
     }
 }
 
 impl Validator {
     /// Folds every ready share's merkle branch into its header, two shares at a time where
     /// the branches have equal length (shares of one job always do).
-    fn fold_merkle_branches(&self, prepared: &mut [Prepared]) {
+    fn fold_merkle_branches<'p>(&self, prepared: impl Iterator<Item = &'p mut Prepared>) {
         let path = Platform::get().sha256;
-        let ready = prepared.iter_mut().filter_map(|p| match p {
+        let ready = prepared.filter_map(|p| match p {
             Prepared::Ready(r) => Some(r),
             Prepared::Final(_) => None,
         });

@@ -77,8 +77,18 @@ impl std::fmt::Debug for DuplicateFilter {
 impl DuplicateFilter {
     /// An empty filter remembering at most `capacity` shares.
     pub fn new(capacity: usize) -> Self {
+        Self::with_reserve(capacity, 0)
+    }
+
+    /// An empty filter remembering at most `capacity` shares, with room for `reserve`
+    /// of them allocated up front (spread over the shards, with slack for uneven fill).
+    pub fn with_reserve(capacity: usize, reserve: usize) -> Self {
+        let per_shard =
+            if reserve == 0 { 0 } else { reserve / SHARDS + reserve / (4 * SHARDS) + 16 };
         DuplicateFilter {
-            shards: std::array::from_fn(|_| Mutex::new(HashSet::with_hasher(PrehashedKeyBuilder))),
+            shards: std::array::from_fn(|_| {
+                Mutex::new(HashSet::with_capacity_and_hasher(per_shard, PrehashedKeyBuilder))
+            }),
             count: AtomicUsize::new(0),
             capacity,
         }

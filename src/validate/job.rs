@@ -169,7 +169,10 @@ impl JobRegistry {
         let entry = Arc::new(JobEntry {
             seq,
             stale: AtomicBool::new(false),
-            duplicates: DuplicateFilter::new(config.max_shares_per_job),
+            duplicates: DuplicateFilter::with_reserve(
+                config.max_shares_per_job,
+                config.reserve_shares_per_job.min(config.max_shares_per_job),
+            ),
             job,
         });
         jobs.order.push_back(entry.job.id.clone());

@@ -70,3 +70,15 @@ fn scrypt_reference_parameter_errors() {
     }
     assert!(matches!(scrypt_kdf(b"", b"", 4, 1, 1, &mut []), Err(Error::InvalidScryptParams(_))));
 }
+
+#[test]
+fn kernel_overrides() {
+    use sharecheck::hash::{Platform, ScryptPath, Sha256Path};
+    assert_eq!(Platform::from_overrides(Some("1"), Some("sha-ni"), None), Platform::portable());
+    let p = Platform::from_overrides(None, Some("portable"), Some("portable"));
+    assert_eq!(p, Platform::portable());
+    // Unknown names are ignored: the detected best stays.
+    assert_eq!(Platform::from_overrides(None, Some("sha-512"), Some("gpu")), Platform::detect());
+    assert_eq!(Platform::detect().sha256, *Sha256Path::supported().last().unwrap());
+    assert_eq!(Platform::detect().scrypt, *ScryptPath::supported().last().unwrap());
+}

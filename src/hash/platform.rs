@@ -111,19 +111,45 @@ pub struct Platform {
 static DETECTED: OnceLock<Platform> = OnceLock::new();
 
 impl Platform {
-    /// The best kernels this CPU supports, detected on first use and then cached.
-    ///
-    /// The environment variable `SHARECHECK_FORCE_PORTABLE=1` selects the portable
-    /// kernels instead (to test the fallback on a machine that has the extensions).
+    /// The kernels in use: the best this CPU supports, detected on first use and then
+    /// cached, unless the environment forces one:
+    /// - `SHARECHECK_FORCE_PORTABLE=1`: the portable kernels (to test the fallback on a
+    ///   machine that has the extensions);
+    /// - `SHARECHECK_SHA256=portable|sha-ni`, `SHARECHECK_SCRYPT=portable|avx2-8way`: one
+    ///   path each. A path this CPU cannot run is ignored (the detected one is used).
     #[inline]
     pub fn get() -> Platform {
         *DETECTED.get_or_init(|| {
-            if std::env::var_os("SHARECHECK_FORCE_PORTABLE").is_some_and(|v| v == "1") {
-                Platform::portable()
-            } else {
-                Platform::detect()
-            }
+            let env = |name| std::env::var(name).ok();
+            Platform::from_overrides(
+                env("SHARECHECK_FORCE_PORTABLE").as_deref(),
+                env("SHARECHECK_SHA256").as_deref(),
+                env("SHARECHECK_SCRYPT").as_deref(),
+            )
         })
+    }
+
+    /// The detected platform with the overrides [`Platform::get`] reads applied.
+    pub fn from_overrides(
+        force_portable: Option<&str>,
+        sha256: Option<&str>,
+        scrypt: Option<&str>,
+    ) -> Platform {
+        if force_portable == Some("1") {
+            return Platform::portable();
+        }
+        let mut p = Platform::detect();
+        if let Some(path) =
+            Sha256Path::supported().into_iter().find(|x| Some(x.to_string().as_str()) == sha256)
+        {
+            p.sha256 = path;
+        }
+        if let Some(path) =
+            ScryptPath::supported().into_iter().find(|x| Some(x.to_string().as_str()) == scrypt)
+        {
+            p.scrypt = path;
+        }
+        p
     }
 
     /// Detects the best kernels now (uncached).

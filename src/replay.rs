@@ -3,8 +3,10 @@
 //!
 //! Consecutive submits are checked as a batch (in parallel, with sequential semantics);
 //! any other message first flushes the pending batch, so state changes apply in order.
+//! Results can be drained as they are ready, so a live stream is answered as it goes and
+//! memory does not grow with the transcript.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -79,10 +81,21 @@ pub struct ReplayReport {
     pub disagreements: Vec<Disagreement>,
 }
 
+/// Submits checked together at most (a longer run of submits is split).
+pub const MAX_BATCH: usize = 256;
+
+/// Requests remembered while waiting for their responses; older ones are forgotten.
+const MAX_PENDING: usize = 65_536;
+
 enum Pending {
     Subscribe,
     Configure,
-    Submit(usize),
+    /// A checked submit: its line, whether it was valid, and the verdict as text.
+    Submit {
+        line: usize,
+        valid: bool,
+        ours: String,
+    },
 }
 
 struct QueuedSubmit {
@@ -98,6 +111,7 @@ pub struct Replayer<'v> {
     validator: &'v Validator,
     session: Session,
     pending: HashMap<String, Pending>,
+    pending_order: VecDeque<String>,
     queue: Vec<QueuedSubmit>,
     report: ReplayReport,
 }
@@ -113,8 +127,23 @@ impl<'v> Replayer<'v> {
             validator,
             session: validator.new_session(),
             pending: HashMap::new(),
+            pending_order: VecDeque::new(),
             queue: Vec::new(),
             report: ReplayReport::default(),
+        }
+    }
+
+    /// Feeds one line given as raw bytes: text that is not UTF-8 is a line not understood.
+    pub fn feed_bytes(&mut self, line: usize, bytes: &[u8]) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.feed(line, text),
+            Err(e) => self.report.problems.push(LineProblem {
+                line,
+                error: Error::Malformed {
+                    what: "transcript line",
+                    reason: format!("not UTF-8: {e}"),
+                },
+            }),
         }
     }
 
@@ -134,6 +163,9 @@ impl<'v> Replayer<'v> {
             let (worker, job_id) = Submit::identify(params);
             let parsed = Submit::from_params(params).ok();
             self.queue.push(QueuedSubmit { line, id: id.clone(), worker, job_id, parsed });
+            if self.queue.len() >= MAX_BATCH {
+                self.flush();
+            }
             return;
         }
         self.flush();
@@ -142,8 +174,21 @@ impl<'v> Replayer<'v> {
         }
     }
 
-    /// Checks the queued submits.
-    fn flush(&mut self) {
+    /// Remembers a request until its response arrives (bounded: the oldest go first).
+    fn expect_response(&mut self, id: &Value, what: Pending) {
+        let key = id_key(id);
+        if self.pending.insert(key.clone(), what).is_none() {
+            self.pending_order.push_back(key);
+        }
+        while self.pending_order.len() > MAX_PENDING {
+            if let Some(old) = self.pending_order.pop_front() {
+                self.pending.remove(&old);
+            }
+        }
+    }
+
+    /// Checks the submits queued so far (their records become ready to drain).
+    pub fn flush(&mut self) {
         if self.queue.is_empty() {
             return;
         }
@@ -157,9 +202,13 @@ impl<'v> Replayer<'v> {
             } else {
                 Verdict::rejected(crate::validate::Reason::Malformed)
             };
-            let index = self.report.submits.len();
             if !q.id.is_null() {
-                self.pending.insert(id_key(&q.id), Pending::Submit(index));
+                let ours = match verdict.reason() {
+                    Some(r) => format!("rejected ({r})"),
+                    None => verdict.outcome.as_str().to_string(),
+                };
+                let pending = Pending::Submit { line: q.line, valid: verdict.is_valid(), ours };
+                self.expect_response(&q.id, pending);
             }
             self.report.submits.push(SubmitRecord {
                 line: q.line,
@@ -195,12 +244,8 @@ impl<'v> Replayer<'v> {
                 "mining.set_version_mask" => {
                     self.session.set_version_mask(Some(set_version_mask_from_params(&params)?));
                 }
-                "mining.subscribe" => {
-                    self.pending.insert(id_key(&id), Pending::Subscribe);
-                }
-                "mining.configure" => {
-                    self.pending.insert(id_key(&id), Pending::Configure);
-                }
+                "mining.subscribe" => self.expect_response(&id, Pending::Subscribe),
+                "mining.configure" => self.expect_response(&id, Pending::Configure),
                 // Requests that do not change what a share must satisfy.
                 _ => {}
             },
@@ -213,19 +258,15 @@ impl<'v> Replayer<'v> {
                     let c = ConfigureResult::from_result(&result)?;
                     self.session.set_version_mask(c.version_mask);
                 }
-                Some(Pending::Submit(index)) => {
-                    let record = &self.report.submits[index];
+                Some(Pending::Submit { line: submit_line, valid, ours }) => {
                     let pool_accepted = result == Value::Bool(true) && error.is_null();
-                    if pool_accepted != record.verdict.is_valid() {
+                    if pool_accepted != valid {
                         self.report.disagreements.push(Disagreement {
-                            submit_line: record.line,
+                            submit_line,
                             response_line: line,
                             pool_accepted,
                             pool_error: error,
-                            ours: match record.reason {
-                                Some(r) => format!("rejected ({r})"),
-                                None => record.result.to_string(),
-                            },
+                            ours,
                         });
                     }
                 }
@@ -235,7 +276,13 @@ impl<'v> Replayer<'v> {
         Ok(())
     }
 
-    /// Flushes and returns the report.
+    /// Takes what is ready so far (checked submits, problems, refused jobs,
+    /// disagreements); queued submits stay queued.
+    pub fn drain(&mut self) -> ReplayReport {
+        std::mem::take(&mut self.report)
+    }
+
+    /// Flushes and returns everything not drained yet.
     pub fn finish(mut self) -> ReplayReport {
         self.flush();
         self.report

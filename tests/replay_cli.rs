@@ -105,3 +105,58 @@ fn lines_not_understood_exit_1_and_usage_errors_exit_2() {
     let out = sharecheck(&["replay", "--algo", "sha256d", "--ntime-window", "-5", "-"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_live_stream_is_answered_before_it_ends() {
+    use std::io::{BufRead, BufReader};
+    let text = std::fs::read_to_string(BITAXE_SESSION).unwrap();
+    let upto_submit: String = text.lines().take(12).map(|l| format!("{l}\n")).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+        .args(["replay", "--algo", "sha256d", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(upto_submit.as_bytes()).unwrap();
+    input.flush().unwrap();
+    // The verdict arrives while stdin is still open.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    let record: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(record["result"], "accepted");
+    drop(input);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn long_runs_of_submits_and_invalid_utf8() {
+    // 600 submits in a row (more than one batch), then a line that is not UTF-8.
+    let mut text = std::fs::read_to_string(BITAXE_SESSION).unwrap();
+    let submit = r#"{"id": 9, "method": "mining.submit", "params": ["w", "1", "c7080000", "64b3f3ec", "ed460d91", "00002000"]}"#;
+    for _ in 0..600 {
+        text.push_str(submit);
+        text.push('\n');
+    }
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(b"\xff\xfe not utf-8\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+        .args(["replay", "--algo", "sha256d", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || input.write_all(&bytes).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the non-UTF-8 line is not understood");
+    let recs = records(&out);
+    assert_eq!(recs.len(), 601);
+    assert_eq!(recs[0]["result"], "accepted");
+    assert!(recs[1..].iter().all(|r| r["reason"] == "duplicate"));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("line 614: not understood"), "{stderr}");
+}

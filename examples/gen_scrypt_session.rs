@@ -187,22 +187,18 @@ fn main() {
     t.submit(share(&job1, 202, JOB_NTIME + 7, n), None);
 
     t.comment("Sizes: extranonce2 one byte short and one long; nonce not 8 digits.");
-    t.submit(
-        json!([WORKER, job1.id, "0000d3", format!("{JOB_NTIME:08x}"), "00000001"]),
-        Some((20, "Incorrect size of extranonce2")),
-    );
-    t.submit(
-        json!([WORKER, job1.id, "00000000d4", format!("{JOB_NTIME:08x}"), "00000001"]),
-        Some((20, "Incorrect size of extranonce2")),
-    );
-    t.submit(
-        json!([WORKER, job1.id, "000000d5", format!("{JOB_NTIME:08x}"), "000001"]),
-        Some((20, "Incorrect size of nonce")),
-    );
-    t.submit(
-        json!([WORKER, job1.id, "000000d6", format!("{JOB_NTIME:08x}"), "0000000001"]),
-        Some((20, "Incorrect size of nonce")),
-    );
+    let sizes = [
+        ("0000d3", "00000001", "Incorrect size of extranonce2"),
+        ("00000000d4", "00000001", "Incorrect size of extranonce2"),
+        ("000000d5", "000001", "Incorrect size of nonce"),
+        ("000000d6", "0000000001", "Incorrect size of nonce"),
+    ];
+    for (en2, nonce, message) in sizes {
+        t.submit(
+            json!([WORKER, job1.id, en2, format!("{JOB_NTIME:08x}"), nonce]),
+            Some((20, message)),
+        );
+    }
 
     t.comment("Version bits although rolling was never negotiated; zero bits are harmless.");
     let n = any_share(&job1, 220, JOB_NTIME + 9, 0);

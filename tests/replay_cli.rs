@@ -5,14 +5,18 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn sharecheck(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_sharecheck"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn sharecheck(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = spawn(args);
     let mut input = child.stdin.take().unwrap();
     input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
     drop(input);
@@ -111,13 +115,7 @@ fn a_live_stream_is_answered_before_it_ends() {
     use std::io::{BufRead, BufReader};
     let text = std::fs::read_to_string(BITAXE_SESSION).unwrap();
     let upto_submit: String = text.lines().take(12).map(|l| format!("{l}\n")).collect();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sharecheck"))
-        .args(["replay", "--algo", "sha256d", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["replay", "--algo", "sha256d", "-"]);
     let mut input = child.stdin.take().unwrap();
     input.write_all(upto_submit.as_bytes()).unwrap();
     input.flush().unwrap();
@@ -141,13 +139,7 @@ fn long_runs_of_submits_and_invalid_utf8() {
     }
     let mut bytes = text.into_bytes();
     bytes.extend_from_slice(b"\xff\xfe not utf-8\n");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sharecheck"))
-        .args(["replay", "--algo", "sha256d", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["replay", "--algo", "sha256d", "-"]);
     let mut input = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || input.write_all(&bytes).unwrap());
     let out = child.wait_with_output().unwrap();

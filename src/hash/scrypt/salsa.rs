@@ -1,4 +1,24 @@
-//! Portable Salsa20/8 core and the r = 1 BlockMix (RFC 7914 §3–4).
+//! Portable Salsa20/8 core and the r = 1 BlockMix (RFC 7914 §3–4), and the round
+//! schedule every Salsa20/8 kernel here expands.
+
+/// Expands `$quarter!(a, b, c, d)` over the 8 rounds of Salsa20/8: columns, then rows,
+/// each quarter-round listed with its diagonal word first (RFC 7914 §3). Every kernel
+/// (portable, AVX2) uses this one schedule.
+macro_rules! salsa20_8_rounds {
+    ($quarter:ident) => {
+        for _ in 0..4 {
+            $quarter!(0, 4, 8, 12);
+            $quarter!(5, 9, 13, 1);
+            $quarter!(10, 14, 2, 6);
+            $quarter!(15, 3, 7, 11);
+            $quarter!(0, 1, 2, 3);
+            $quarter!(5, 6, 7, 4);
+            $quarter!(10, 11, 8, 9);
+            $quarter!(15, 12, 13, 14);
+        }
+    };
+}
+pub(crate) use salsa20_8_rounds;
 
 /// Salsa20/8 core: `block = block + salsa_rounds_8(block)` word-wise.
 #[inline(always)]
@@ -12,17 +32,7 @@ pub(crate) fn salsa20_8(block: &mut [u32; 16]) {
             x[$a] ^= x[$d].wrapping_add(x[$c]).rotate_left(18);
         };
     }
-    for _ in 0..4 {
-        // Columns, then rows (each quarter-round listed with its diagonal word first).
-        quarter!(0, 4, 8, 12);
-        quarter!(5, 9, 13, 1);
-        quarter!(10, 14, 2, 6);
-        quarter!(15, 3, 7, 11);
-        quarter!(0, 1, 2, 3);
-        quarter!(5, 6, 7, 4);
-        quarter!(10, 11, 8, 9);
-        quarter!(15, 12, 13, 14);
-    }
+    salsa20_8_rounds!(quarter);
     for (b, x) in block.iter_mut().zip(x) {
         *b = b.wrapping_add(x);
     }

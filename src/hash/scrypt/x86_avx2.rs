@@ -8,6 +8,7 @@
 use core::arch::x86_64::*;
 
 use super::SCRYPT_N;
+use super::salsa::salsa20_8_rounds;
 
 /// Hashes computed together.
 pub(crate) const LANES: usize = 8;
@@ -38,16 +39,7 @@ fn salsa20_8(b: &mut [__m256i; 16]) {
             x[$a] = _mm256_xor_si256(x[$a], rotl::<18, 14>(_mm256_add_epi32(x[$d], x[$c])));
         };
     }
-    for _ in 0..4 {
-        quarter!(0, 4, 8, 12);
-        quarter!(5, 9, 13, 1);
-        quarter!(10, 14, 2, 6);
-        quarter!(15, 3, 7, 11);
-        quarter!(0, 1, 2, 3);
-        quarter!(5, 6, 7, 4);
-        quarter!(10, 11, 8, 9);
-        quarter!(15, 12, 13, 14);
-    }
+    salsa20_8_rounds!(quarter);
     for i in 0..16 {
         b[i] = _mm256_add_epi32(b[i], x[i]);
     }

@@ -240,6 +240,16 @@ fn compress_padding_64_x2(s0: &mut ShaState, s1: &mut ShaState) {
     s1.cdgh = _mm_add_epi32(s1.cdgh, saved1.cdgh);
 }
 
+/// The second SHA-256 of two SHA-256d computations, from their first-hash states.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn finish_double_x2(s0: ShaState, s1: ShaState) -> ([u32; 8], [u32; 8]) {
+    let (mut d0, mut d1) = ([0u32; 8], [0u32; 8]);
+    store_state(s0, &mut d0);
+    store_state(s1, &mut d1);
+    hash_digest_x2(&d0, &d1)
+}
+
 /// The second SHA-256 of two SHA-256d computations.
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
@@ -270,10 +280,7 @@ pub(crate) fn sha256d_64_x2(m0: &[u8; 64], m1: &[u8; 64]) -> ([u32; 8], [u32; 8]
     let mut s1 = s0;
     compress_vectors_x2(&mut s0, load_block_bytes(m0), &mut s1, load_block_bytes(m1));
     compress_padding_64_x2(&mut s0, &mut s1);
-    let (mut d0, mut d1) = ([0u32; 8], [0u32; 8]);
-    store_state(s0, &mut d0);
-    store_state(s1, &mut d1);
-    hash_digest_x2(&d0, &d1)
+    finish_double_x2(s0, s1)
 }
 
 /// SHA-256d of two 80-byte headers at once.
@@ -288,10 +295,7 @@ pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32
     compress_vectors_x2(&mut s0, load_block_bytes(&f0), &mut s1, load_block_bytes(&f1));
     let (t0, t1) = (super::header_tail_words(h0), super::header_tail_words(h1));
     compress_vectors_x2(&mut s0, load_block_words(&t0), &mut s1, load_block_words(&t1));
-    let (mut d0, mut d1) = ([0u32; 8], [0u32; 8]);
-    store_state(s0, &mut d0);
-    store_state(s1, &mut d1);
-    hash_digest_x2(&d0, &d1)
+    finish_double_x2(s0, s1)
 }
 
 /// Folds two stratum merkle branches of equal length at once (`root = sha256d(root ‖ b)`).

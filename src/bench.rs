@@ -63,8 +63,12 @@ impl ShareWorkload {
     fn new(algorithm: Algorithm, job: &str, count: usize) -> Self {
         let params: serde_json::Value = serde_json::from_str(job).expect("bench job is JSON");
         let notify = Notify::from_params(&params).expect("bench job is a valid notify");
-        let config =
-            ValidatorConfig { max_shares_per_job: usize::MAX, ..ValidatorConfig::default() };
+        // The job is refreshed after each pass over the submits: reserve room for them all.
+        let config = ValidatorConfig {
+            max_shares_per_job: usize::MAX,
+            reserve_shares_per_job: count,
+            ..ValidatorConfig::default()
+        };
         let validator = Validator::new(algorithm, config);
         let mut session = validator.new_session();
         session.set_extranonce(vec![0xf8, 0x00, 0x2c, 0x90], 4);

@@ -18,9 +18,9 @@ pub struct ValidatorConfig {
     /// Distinct shares remembered per job; a job that reaches it is retired and its
     /// further shares are `stale` (default 1 048 576).
     pub max_shares_per_job: usize,
-    /// Shares each job's duplicate filter has room for from the start (default 4096,
-    /// about 160 KiB a job): until a job collects more, remembering a share allocates
-    /// nothing.
+    /// Shares each job's duplicate filter has room for from the start (default 2048,
+    /// about 132 KiB a job): until a job collects more, remembering a share allocates
+    /// nothing; past it the filter grows by doubling.
     pub reserve_shares_per_job: usize,
 }
 
@@ -33,7 +33,7 @@ impl Default for ValidatorConfig {
             max_coinbase_bytes: 100_000,
             max_branch_len: 32,
             max_shares_per_job: 1 << 20,
-            reserve_shares_per_job: 4096,
+            reserve_shares_per_job: 2048,
         }
     }
 }

@@ -2,8 +2,8 @@
 //! difficulty check, so a re-sent share (even with different hex case) is caught.
 //!
 //! Cost: a remembered share is its 32-byte hash in a `HashSet` slot plus one control
-//! byte, at the table's load factor (7/8 at most, 7/16 just after a resize): 37–75 bytes,
-//! ~50 on average. `tests/duplicates_memory.rs` measures it.
+//! byte, at the table's load factor (7/8 at most, 7/16 just after a resize): 37.7–75
+//! bytes; 43.3 measured at 200 000 shares (`tests/duplicates_memory.rs`).
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};

@@ -254,7 +254,7 @@ proptest! {
     /// Interleaved (2-stream) kernels against sha2, every path, odd counts included.
     #[test]
     fn paired_sha256d_kernels_match_sha2(
-        headers in prop::collection::vec(prop::collection::vec(any::<u8>(), 80), 0..7),
+        headers in prop::collection::vec(prop::collection::vec(any::<u8>(), 80), 0..20),
         leaves in any::<([u8; 32], [u8; 32])>(),
         branch in prop::collection::vec(any::<([u8; 32], [u8; 32])>(), 0..14),
     ) {
@@ -272,6 +272,31 @@ proptest! {
             let (r0, r1) = fold_branch_pair(path, &leaves.0, &b0, &leaves.1, &b1);
             prop_assert_eq!(r0, fold(&leaves.0, &b0), "{}", path);
             prop_assert_eq!(r1, fold(&leaves.1, &b1), "{}", path);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Groups of shares folded together (8 AVX2 lanes, SHA-NI pairs, portable) equal
+    /// a fold through sha2, for every group size up to past one lane group.
+    #[test]
+    fn grouped_branch_folds_match_sha2(
+        leaves in prop::collection::vec(any::<[u8; 32]>(), 0..11),
+        branches in prop::collection::vec(prop::collection::vec(any::<[u8; 32]>(), 13), 11),
+    ) {
+        use sharecheck::hash::sha256::fold_branch_group;
+        let fold = |leaf: &[u8; 32], b: &[[u8; 32]]| {
+            b.iter().fold(*leaf, |acc, x| sha2_twice(&[acc.as_slice(), x.as_slice()].concat()))
+        };
+        let expected: Vec<[u8; 32]> = leaves.iter().zip(&branches).map(|(l, b)| fold(l, b)).collect();
+        for path in Sha256Path::supported() {
+            let mut items: Vec<([u8; 32], &[[u8; 32]])> =
+                leaves.iter().zip(&branches).map(|(l, b)| (*l, b.as_slice())).collect();
+            fold_branch_group(path, &mut items);
+            let roots: Vec<[u8; 32]> = items.iter().map(|(r, _)| *r).collect();
+            prop_assert_eq!(&roots, &expected, "{}", path);
         }
     }
 }

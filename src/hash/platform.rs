@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 pub enum Sha256Path {
     /// Plain Rust, any CPU.
     Portable,
-    /// x86 SHA extensions (SHA-NI), one stream.
+    /// Portable for one stream; batches 8 at a time in AVX2 lanes (CPUs without SHA-NI).
+    Avx2x8,
+    /// x86 SHA extensions (SHA-NI); batches as two interleaved streams.
     ShaNi,
 }
 
@@ -26,6 +28,7 @@ impl fmt::Display for Sha256Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Sha256Path::Portable => "portable",
+            Sha256Path::Avx2x8 => "avx2-8way",
             Sha256Path::ShaNi => "sha-ni",
         })
     }
@@ -41,20 +44,29 @@ impl fmt::Display for ScryptPath {
 }
 
 impl Sha256Path {
-    /// Every SHA-256 path this CPU can run, portable first.
+    /// Every SHA-256 path this CPU can run, slowest first (the last is the best).
     pub fn supported() -> Vec<Sha256Path> {
-        let mut v = vec![Sha256Path::Portable];
-        if cpu_has_sha_ni() {
-            v.push(Sha256Path::ShaNi);
-        }
-        v
+        [Sha256Path::Portable, Sha256Path::Avx2x8, Sha256Path::ShaNi]
+            .into_iter()
+            .filter(|p| p.is_supported())
+            .collect()
     }
 
     /// Whether this CPU can run the path.
     pub fn is_supported(self) -> bool {
         match self {
             Sha256Path::Portable => true,
+            Sha256Path::Avx2x8 => cpu_has_avx2(),
             Sha256Path::ShaNi => cpu_has_sha_ni(),
+        }
+    }
+
+    /// Independent messages a batch kernel of this path hashes together.
+    pub fn batch_width(self) -> usize {
+        match self {
+            Sha256Path::Portable => 1,
+            Sha256Path::Avx2x8 => 8,
+            Sha256Path::ShaNi => 2,
         }
     }
 }

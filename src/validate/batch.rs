@@ -7,8 +7,8 @@ use rayon::prelude::*;
 use super::check::{Evaluated, Prepared, ReadyShare, Validator};
 use super::session::Session;
 use super::verdict::Verdict;
-use crate::chain::{Algorithm, merkle};
-use crate::hash::{self, Platform, sha256};
+use crate::chain::Algorithm;
+use crate::hash::{self, Platform, Sha256Path, sha256};
 use crate::stratum::Submit;
 
 /// Shares handed to one worker at a time: enough to fill the hash lanes twice.
@@ -64,42 +64,51 @@ impl Validator {
 }
 
 impl Validator {
-    /// Folds every ready share's merkle branch into its header, two shares at a time where
-    /// the branches have equal length (shares of one job always do).
+    /// Folds every ready share's merkle branch into its header, as many shares at a
+    /// time as the SHA-256 path has lanes, grouping shares with equal branch lengths
+    /// (shares of one job always are). No allocation: groups live on the stack.
     fn fold_merkle_branches<'p>(&self, prepared: impl Iterator<Item = &'p mut Prepared>) {
         let path = Platform::get().sha256;
-        let ready = prepared.filter_map(|p| match p {
-            Prepared::Ready(r) => Some(r),
-            Prepared::Final(_) => None,
-        });
-        let mut waiting: Option<&mut ReadyShare> = None;
-        for share in ready {
-            match waiting.take() {
-                Some(first) if first.entry.job.branch.len() == share.entry.job.branch.len() => {
-                    let (r0, r1) = sha256::fold_branch_pair(
-                        path,
-                        &first.coinbase_txid,
-                        &first.entry.job.branch,
-                        &share.coinbase_txid,
-                        &share.entry.job.branch,
-                    );
-                    first.complete_header(&r0);
-                    share.complete_header(&r1);
-                }
-                Some(first) => {
-                    fold_one(first);
-                    waiting = Some(share);
-                }
-                None => waiting = Some(share),
+        let width = path.batch_width().clamp(1, GROUP);
+        let mut group: [Option<&mut ReadyShare>; GROUP] = Default::default();
+        let mut len = 0;
+        for p in prepared {
+            let Prepared::Ready(share) = p else { continue };
+            let depth = share.entry.job.branch.len();
+            if len > 0 && group[0].as_ref().is_some_and(|g| g.entry.job.branch.len() != depth) {
+                fold_group(path, &mut group[..len]);
+                len = 0;
+            }
+            group[len] = Some(share);
+            len += 1;
+            if len == width {
+                fold_group(path, &mut group[..len]);
+                len = 0;
             }
         }
-        if let Some(last) = waiting {
-            fold_one(last);
-        }
+        fold_group(path, &mut group[..len]);
     }
 }
 
-fn fold_one(share: &mut ReadyShare) {
-    let root = merkle::fold_branch(&share.coinbase_txid, &share.entry.job.branch);
-    share.complete_header(&root);
+/// Shares folded together at most.
+const GROUP: usize = 8;
+
+/// Folds a group of shares whose branches have equal length, and clears the group.
+fn fold_group(path: Sha256Path, group: &mut [Option<&mut ReadyShare>]) {
+    let mut roots = [[0u8; 32]; GROUP];
+    {
+        let mut items: [([u8; 32], &[[u8; 32]]); GROUP] = [([0u8; 32], &[]); GROUP];
+        for (item, share) in items.iter_mut().zip(group.iter().flatten()) {
+            *item = (share.coinbase_txid, &share.entry.job.branch);
+        }
+        sha256::fold_branch_group(path, &mut items[..group.len()]);
+        for (root, (folded, _)) in roots.iter_mut().zip(items) {
+            *root = folded;
+        }
+    }
+    for (slot, root) in group.iter_mut().zip(roots) {
+        if let Some(share) = slot.take() {
+            share.complete_header(&root);
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! 64-byte merkle step) the share check lives on.
 
 pub(crate) mod portable;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86_avx2;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub(crate) mod x86_shani;
 
@@ -298,6 +300,19 @@ pub fn sha256d_headers(headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
 /// [`sha256d_headers`] on a chosen path.
 pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
     assert_eq!(headers.len(), out.len(), "one output per header");
+    #[cfg(target_arch = "x86_64")]
+    if path == Sha256Path::Avx2x8 {
+        let (groups, rest) = headers.as_chunks::<8>();
+        let (out_groups, out_rest) = out.as_chunks_mut::<8>();
+        for (group, outs) in groups.iter().zip(out_groups.iter_mut()) {
+            // SAFETY: an `Avx2x8` path is only ever constructed after the CPU reported AVX2.
+            *outs = unsafe { x86_avx2::sha256d_headers_x8(group.each_ref()) };
+        }
+        for (h, o) in rest.iter().zip(out_rest.iter_mut()) {
+            *o = sha256d_header_with(Sha256Path::Portable, h);
+        }
+        return;
+    }
     let (pairs, rest) = headers.as_chunks::<2>();
     let (out_pairs, out_rest) = out.as_chunks_mut::<2>();
     for ([h0, h1], [o0, o1]) in pairs.iter().zip(out_pairs.iter_mut()) {
@@ -346,6 +361,46 @@ pub fn fold_branch_pair(
                 })
             };
             (fold(leaf0, branch0), fold(leaf1, branch1))
+        }
+    }
+}
+
+/// Folds the stratum merkle branches of a group of shares, replacing each leaf (the
+/// coinbase txid) by its root. The branches must have equal length (shares of one job
+/// do); the group is hashed in the path's lanes (8 AVX2 lanes, 2 SHA-NI streams).
+pub fn fold_branch_group(path: Sha256Path, items: &mut [([u8; 32], &[[u8; 32]])]) {
+    let Some(depth) = items.first().map(|(_, b)| b.len()) else { return };
+    assert!(items.iter().all(|(_, b)| b.len() == depth), "branches of equal length");
+    match path {
+        #[cfg(target_arch = "x86_64")]
+        Sha256Path::Avx2x8 if items.len() > 1 => {
+            for group in items.chunks_mut(8) {
+                // A partial group is padded with its last share.
+                let last = group.len() - 1;
+                let leaves: [&[u8; 32]; 8] = core::array::from_fn(|l| &group[l.min(last)].0);
+                let branches: [&[[u8; 32]]; 8] = core::array::from_fn(|l| group[l.min(last)].1);
+                // SAFETY: an `Avx2x8` path is only ever constructed after the CPU reported AVX2.
+                let roots = unsafe { x86_avx2::fold_branches_x8(leaves, branches) };
+                for (item, root) in group.iter_mut().zip(roots) {
+                    item.0 = root;
+                }
+            }
+        }
+        _ => {
+            let mut pairs = items.chunks_exact_mut(2);
+            for pair in &mut pairs {
+                let (r0, r1) = fold_branch_pair(path, &pair[0].0, pair[0].1, &pair[1].0, pair[1].1);
+                pair[0].0 = r0;
+                pair[1].0 = r1;
+            }
+            for (leaf, branch) in pairs.into_remainder() {
+                *leaf = branch.iter().fold(*leaf, |acc, b| {
+                    let mut m = [0u8; 64];
+                    m[..32].copy_from_slice(&acc);
+                    m[32..].copy_from_slice(b);
+                    sha256d_64_with(path, &m)
+                });
+            }
         }
     }
 }

@@ -170,11 +170,14 @@ pub(crate) fn fold_branches_x8(
     leaves: [&[u8; 32]; LANES],
     branches: [&[[u8; 32]]; LANES],
 ) -> [[u8; 32]; LANES] {
-    let depth = branches[0].len();
     let leaf_bytes: [&[u8]; LANES] = leaves.map(|l| &l[..]);
     let mut root: [__m256i; 8] = core::array::from_fn(|k| words_of(leaf_bytes, k));
-    for step in 0..depth {
-        let entries: [&[u8]; LANES] = core::array::from_fn(|l| &branches[l][step][..]);
+    let depth = branches[0].len();
+    let mut steps = branches.map(|b| b.iter());
+    for _ in 0..depth {
+        // The next entry of every lane's branch (all branches have equal length).
+        let entries: [&[u8]; LANES] =
+            steps.each_mut().map(|it| it.next().expect("branches of equal length").as_slice());
         let mut block = [_mm256_setzero_si256(); 16];
         block[..8].copy_from_slice(&root);
         for (k, slot) in block[8..].iter_mut().enumerate() {

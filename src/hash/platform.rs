@@ -127,7 +127,7 @@ impl Platform {
     /// cached, unless the environment forces one:
     /// - `SHARECHECK_FORCE_PORTABLE=1`: the portable kernels (to test the fallback on a
     ///   machine that has the extensions);
-    /// - `SHARECHECK_SHA256=portable|sha-ni`, `SHARECHECK_SCRYPT=portable|avx2-8way`: one
+    /// - `SHARECHECK_SHA256=portable|avx2-8way|sha-ni`, `SHARECHECK_SCRYPT=portable|avx2-8way`: one
     ///   path each. A path this CPU cannot run is ignored (the detected one is used).
     #[inline]
     pub fn get() -> Platform {

@@ -61,8 +61,8 @@ impl ShareWorkload {
     }
 
     fn new(algorithm: Algorithm, job: &str, count: usize) -> Self {
-        let params: serde_json::Value = serde_json::from_str(job).expect("bench job is JSON");
-        let notify = Notify::from_params(&params).expect("bench job is a valid notify");
+        let params: serde_json::Value = serde_json::from_str(job).expect("bench job is JSON"); // invariant: see message
+        let notify = Notify::from_params(&params).expect("bench job is a valid notify"); // invariant: see message
         // The job is refreshed after each pass over the submits: reserve room for them all.
         let config = ValidatorConfig {
             max_shares_per_job: usize::MAX,
@@ -72,8 +72,8 @@ impl ShareWorkload {
         let validator = Validator::new(algorithm, config);
         let mut session = validator.new_session();
         session.set_extranonce(vec![0xf8, 0x00, 0x2c, 0x90], 4);
-        validator.set_difficulty(&mut session, 1e-30).expect("positive difficulty");
-        validator.notify(notify.clone()).expect("bench job fits the limits");
+        validator.set_difficulty(&mut session, 1e-30).expect("positive difficulty"); // invariant: see message
+        validator.notify(notify.clone()).expect("bench job fits the limits"); // invariant: see message
         let ntime = format!("{:08x}", notify.ntime);
         let submits = (0..count as u32)
             .map(|i| Submit {
@@ -91,7 +91,7 @@ impl ShareWorkload {
     /// Notifies the job again with `clean_jobs`: its duplicate filter starts empty, so the
     /// same submits are fresh shares again.
     pub fn refresh(&self) {
-        self.validator.notify(self.notify.clone()).expect("bench job fits the limits");
+        self.validator.notify(self.notify.clone()).expect("bench job fits the limits"); // invariant: see message
     }
 
     /// The submits paired with the session, as `check_batch` takes them.
@@ -107,7 +107,7 @@ pub fn sample_header(i: u32) -> [u8; 80] {
         "020000004c1271c211717198227392b029a64a7971931d351b387bb80db027f270411e398a07046f7d4a08dd815412a8712f874a7ebf0507e3878bd24e20a3b73fd750a667d2f451eac7471b00de6659",
         &mut h,
     )
-    .expect("literal hex");
+    .expect("literal hex"); // invariant: see message
     h[76..80].copy_from_slice(&i.to_le_bytes());
     h
 }

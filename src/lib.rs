@@ -18,9 +18,9 @@
 //!
 //! let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
 //! let mut miner = validator.new_session();
-//! miner.set_extranonce(hex::decode("57a6f098").unwrap(), 4); // mining.subscribe result
+//! miner.set_extranonce(hex::decode("57a6f098")?, 4); // mining.subscribe result
 //! miner.set_version_mask(Some(0x1fffe000)); // mining.configure result
-//! validator.set_difficulty(&mut miner, 512.0).unwrap();
+//! validator.set_difficulty(&mut miner, 512.0)?;
 //! validator.notify(Notify::from_params(&json!(["1",
 //!     "171592f223740e92d223f6e68bff25279af7ac4f2246451e0000000200000000",
 //!     "02000000010000000000000000000000000000000000000000000000000000000000000000ffffffff1903c943255c7075626c69632d706f6f6c5c",
@@ -33,12 +33,12 @@
 //! let submit = json!(["tb1q….bitaxe3", "1", "c7080000", "64b3f3ec", "ed460d91", "00002000"]);
 //! let verdict = validator.check_params(&miner, &submit);
 //! assert_eq!(verdict.outcome, Outcome::Accepted);
-//! assert_eq!(verdict.pow_hash.unwrap().to_display_hex(),
-//!            "000000000061d52983863e5c424c00d9e0981874fddf6a8493433e73928a3e4e");
+//! assert_eq!(verdict.pow_hash.map(|h| h.to_display_hex()).as_deref(),
+//!            Some("000000000061d52983863e5c424c00d9e0981874fddf6a8493433e73928a3e4e"));
 //! // Sent again (any hex case): a duplicate, answered with stratum error 22.
 //! let again = validator.check_params(&miner, &submit);
 //! assert_eq!(again.stratum_error(), json!([22, "Duplicate share", null]));
-//! # Ok::<(), sharecheck::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
 

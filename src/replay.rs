@@ -198,7 +198,7 @@ impl<'v> Replayer<'v> {
         let mut checked = self.validator.check_batch(&shares).into_iter();
         for q in queue {
             let verdict = if q.parsed.is_some() {
-                checked.next().expect("one verdict per parsed submit")
+                checked.next().expect("one verdict per parsed submit") // invariant: see message
             } else {
                 Verdict::rejected(crate::validate::Reason::Malformed)
             };

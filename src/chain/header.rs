@@ -29,11 +29,11 @@ pub struct BlockHeader {
 impl BlockHeader {
     /// Parses the 80 serialized bytes.
     pub fn from_bytes(b: &[u8; HEADER_SIZE]) -> BlockHeader {
-        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap()); // infallible: fixed-size range
         BlockHeader {
             version: u32_at(0),
-            prev_blockhash: Hash256(b[4..36].try_into().unwrap()),
-            merkle_root: Hash256(b[36..68].try_into().unwrap()),
+            prev_blockhash: Hash256(b[4..36].try_into().unwrap()), // infallible: fixed-size range
+            merkle_root: Hash256(b[36..68].try_into().unwrap()),   // infallible: fixed-size range
             time: u32_at(68),
             bits: CompactTarget(u32_at(72)),
             nonce: u32_at(76),

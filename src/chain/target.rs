@@ -58,7 +58,7 @@ impl Target {
     /// Reads 32 bytes as a little-endian integer: how a PoW hash is compared.
     pub fn from_le_bytes(bytes: &[u8; 32]) -> Target {
         Target(core::array::from_fn(|i| {
-            u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().unwrap())
+            u64::from_le_bytes(bytes[8 * i..8 * i + 8].try_into().unwrap()) // infallible: fixed-size range
         }))
     }
 

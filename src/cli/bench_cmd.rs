@@ -61,7 +61,7 @@ fn rate(threads: usize, duration: Duration, work: &(dyn Fn() -> u64 + Sync)) -> 
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("bench thread")).sum()
+        handles.into_iter().map(|h| h.join().expect("bench thread")).sum() // invariant: see message
     });
     items as f64 / started.elapsed().as_secs_f64()
 }
@@ -88,7 +88,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
 
     let scrypt_headers: Vec<[u8; 80]> = (0..16).map(sample_header).collect();
     let sha_headers: Vec<[u8; 80]> = (0..64).map(sample_header).collect();
-    let scrypt_params = scrypt::Params::new(10, 1, 1).expect("valid scrypt parameters");
+    let scrypt_params = scrypt::Params::new(10, 1, 1).expect("valid scrypt parameters"); // invariant: see message
     let sha_checks = ShareWorkload::sha256d_13_branch(2048 * threads);
     let scrypt_checks = ShareWorkload::scrypt(32 * threads);
     let sequential = ShareWorkload::sha256d_13_branch(4096);
@@ -102,7 +102,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     let crate_scrypt = || {
         let mut out = [0u8; 32];
         let h = black_box(&scrypt_headers[0]);
-        scrypt::scrypt(h, h, &scrypt_params, &mut out).expect("32-byte output");
+        scrypt::scrypt(h, h, &scrypt_params, &mut out).expect("32-byte output"); // invariant: see message
         black_box(out);
         1
     };
@@ -145,7 +145,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         sequential_share_checks_per_s_sha256d: m[6],
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report).expect("plain struct serializes"));
+        println!("{}", serde_json::to_string(&report).expect("plain struct serializes")); // invariant: see message
     } else {
         let n = |x: f64| human_number(x.round());
         println!(

@@ -44,7 +44,7 @@ pub fn run(args: &HashArgs) -> Result<i32, Failure> {
         share_difficulty: args.algo.share_difficulty(&pow.0),
     };
     if args.json {
-        println!("{}", serde_json::to_string(&report).expect("plain struct serializes"));
+        println!("{}", serde_json::to_string(&report).expect("plain struct serializes")); // invariant: see message
     } else {
         println!("algo              {}", report.algo);
         println!("pow hash          {}", report.pow_hash);

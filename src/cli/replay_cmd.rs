@@ -118,7 +118,7 @@ fn emit(
     compare: bool,
 ) -> Result<(), Failure> {
     for record in &report.submits {
-        let line = serde_json::to_string(record).expect("record serializes");
+        let line = serde_json::to_string(record).expect("record serializes"); // invariant: see message
         writeln!(out, "{line}")
             .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")))?;
         totals.submits += 1;

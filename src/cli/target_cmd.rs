@@ -52,7 +52,7 @@ pub fn run(args: &TargetArgs) -> Result<i32, Failure> {
             difficulty: compact.network_difficulty(),
         };
         if args.json {
-            println!("{}", serde_json::to_string(&report).expect("plain struct serializes"));
+            println!("{}", serde_json::to_string(&report).expect("plain struct serializes")); // invariant: see message
         } else {
             println!("nbits       {}", report.nbits);
             println!("target      {}", report.target);
@@ -72,7 +72,7 @@ pub fn run(args: &TargetArgs) -> Result<i32, Failure> {
     let report =
         DifficultyReport { algo: algo.name(), difficulty, target: target.to_display_hex() };
     if args.json {
-        println!("{}", serde_json::to_string(&report).expect("plain struct serializes"));
+        println!("{}", serde_json::to_string(&report).expect("plain struct serializes")); // invariant: see message
     } else {
         println!("algo        {}", report.algo);
         println!("difficulty  {}", human_number(report.difficulty));

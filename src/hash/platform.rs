@@ -167,8 +167,8 @@ impl Platform {
     /// Detects the best kernels now (uncached).
     pub fn detect() -> Platform {
         Platform {
-            sha256: *Sha256Path::supported().last().unwrap(),
-            scrypt: *ScryptPath::supported().last().unwrap(),
+            sha256: *Sha256Path::supported().last().unwrap(), // infallible: portable is always supported
+            scrypt: *ScryptPath::supported().last().unwrap(), // infallible: portable is always supported
         }
     }
 

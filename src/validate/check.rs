@@ -101,7 +101,7 @@ impl Validator {
         match evaluated {
             Evaluated::Final(v) => v,
             Evaluated::Passed { entry, mut verdict } => {
-                let key = verdict.pow_hash.expect("a passed share was hashed").0;
+                let key = verdict.pow_hash.expect("a passed share was hashed").0; // invariant: see message
                 match entry.duplicates.remember(&key) {
                     Remembered::New => verdict,
                     Remembered::Duplicate => {

@@ -178,7 +178,7 @@ impl JobRegistry {
         jobs.order.push_back(entry.job.id.clone());
         jobs.live.insert(entry.job.id.clone(), entry.clone());
         while jobs.live.len() > config.max_live_jobs.max(1) {
-            let oldest = jobs.order.front().cloned().expect("order tracks live");
+            let oldest = jobs.order.front().cloned().expect("order tracks live"); // invariant: see message
             jobs.retire(&oldest, config.max_stale_ids);
         }
         entry

@@ -79,7 +79,7 @@ impl Session {
     }
 
     pub(crate) fn current_epoch(&self) -> &DifficultyEpoch {
-        self.difficulty.last().expect("difficulty history is never empty")
+        self.difficulty.last().expect("difficulty history is never empty") // invariant: see message
     }
 
     /// The difficulty in force when the job with sequence number `seq` was notified.

@@ -35,12 +35,12 @@ impl HeaderHmac {
         let mut outer = H0;
         compress(path, &mut outer, &opad);
         let head: [u32; 16] = core::array::from_fn(|i| {
-            u32::from_be_bytes(header[4 * i..4 * i + 4].try_into().unwrap())
+            u32::from_be_bytes(header[4 * i..4 * i + 4].try_into().unwrap()) // infallible: fixed-size range
         });
         let mut inner_salt_head = inner;
         compress(path, &mut inner_salt_head, &head);
         let salt_tail = core::array::from_fn(|i| {
-            u32::from_be_bytes(header[64 + 4 * i..68 + 4 * i].try_into().unwrap())
+            u32::from_be_bytes(header[64 + 4 * i..68 + 4 * i].try_into().unwrap()) // infallible: fixed-size range
         });
         HeaderHmac { path, inner, outer, inner_salt_head, salt_tail }
     }

@@ -39,7 +39,7 @@ pub fn scrypt_kdf(
     let mut v = vec![0u32; n * words];
     for chunk in b.chunks_mut(words * 4) {
         let mut x: Vec<u32> =
-            chunk.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect();
+            chunk.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect(); // infallible: fixed-size range
         romix(&mut x, &mut v, n, r as usize);
         for (c, w) in chunk.chunks_exact_mut(4).zip(&x) {
             c.copy_from_slice(&w.to_le_bytes());
@@ -67,7 +67,7 @@ fn romix(x: &mut [u32], v: &mut [u32], n: usize, r: usize) {
 
 /// BlockMix_{Salsa20/8, r}: outputs the even blocks first, then the odd ones.
 fn block_mix(b: &mut [u32], y: &mut [u32], r: usize) {
-    let mut x: [u32; 16] = b[(2 * r - 1) * 16..].try_into().unwrap();
+    let mut x: [u32; 16] = b[(2 * r - 1) * 16..].try_into().unwrap(); // infallible: fixed-size range
     for i in 0..2 * r {
         for (a, c) in x.iter_mut().zip(&b[i * 16..(i + 1) * 16]) {
             *a ^= *c;

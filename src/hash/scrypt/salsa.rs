@@ -42,8 +42,8 @@ pub(crate) fn salsa20_8(block: &mut [u32; 16]) {
 #[inline(always)]
 pub(crate) fn block_mix_r1(b: &mut [u32; 32]) {
     let (x0, x1) = b.split_at_mut(16);
-    let x0: &mut [u32; 16] = x0.try_into().unwrap();
-    let x1: &mut [u32; 16] = x1.try_into().unwrap();
+    let x0: &mut [u32; 16] = x0.try_into().unwrap(); // infallible: fixed-size range
+    let x1: &mut [u32; 16] = x1.try_into().unwrap(); // infallible: fixed-size range
     for (a, c) in x0.iter_mut().zip(x1.iter()) {
         *a ^= *c;
     }

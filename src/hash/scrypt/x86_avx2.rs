@@ -50,8 +50,8 @@ fn salsa20_8(b: &mut [__m256i; 16]) {
 #[target_feature(enable = "avx2")]
 fn block_mix(x: &mut [__m256i; WORDS]) {
     let (lo, hi) = x.split_at_mut(16);
-    let lo: &mut [__m256i; 16] = lo.try_into().unwrap();
-    let hi: &mut [__m256i; 16] = hi.try_into().unwrap();
+    let lo: &mut [__m256i; 16] = lo.try_into().unwrap(); // infallible: fixed-size range
+    let hi: &mut [__m256i; 16] = hi.try_into().unwrap(); // infallible: fixed-size range
     for i in 0..16 {
         lo[i] = _mm256_xor_si256(lo[i], hi[i]);
     }
@@ -99,7 +99,7 @@ fn transpose8(r: [__m256i; 8]) -> [__m256i; 8] {
 #[target_feature(enable = "avx2")]
 fn store_block(x: &[__m256i; WORDS], scratch: &mut [u32], i: usize) {
     for g in 0..4 {
-        let rows = transpose8(x[8 * g..8 * g + 8].try_into().unwrap());
+        let rows = transpose8(x[8 * g..8 * g + 8].try_into().unwrap()); // infallible: fixed-size range
         for (lane, row) in rows.iter().enumerate() {
             let at = (lane * SCRYPT_N + i) * WORDS + 8 * g;
             let dst = &mut scratch[at..at + 8];
@@ -155,7 +155,7 @@ pub(crate) fn romix_x8(blocks: &mut [[u32; WORDS]; LANES], scratch: &mut [u32]) 
     }
     // Back to one block per lane.
     for g in 0..4 {
-        let rows = transpose8(x[8 * g..8 * g + 8].try_into().unwrap());
+        let rows = transpose8(x[8 * g..8 * g + 8].try_into().unwrap()); // infallible: fixed-size range
         for (lane, row) in rows.iter().enumerate() {
             // SAFETY: blocks[lane][8g..8g+8] is 8 writable u32; unaligned store.
             unsafe { _mm256_storeu_si256(blocks[lane][8 * g..].as_mut_ptr().cast(), *row) };

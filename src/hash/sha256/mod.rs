@@ -54,7 +54,7 @@ pub(crate) const PADDING_64_SCHEDULE: [u32; 64] = {
 pub(crate) fn header_tail_words(header: &[u8; 80]) -> [u32; 16] {
     let mut w = [0u32; 16];
     for (i, word) in w.iter_mut().take(4).enumerate() {
-        *word = u32::from_be_bytes(header[64 + 4 * i..68 + 4 * i].try_into().unwrap());
+        *word = u32::from_be_bytes(header[64 + 4 * i..68 + 4 * i].try_into().unwrap()); // infallible: fixed-size range
     }
     w[4] = 0x8000_0000;
     w[15] = 640;
@@ -74,7 +74,7 @@ pub(crate) fn state_to_bytes(state: &[u32; 8]) -> [u8; 32] {
 /// Reads digest bytes back into state words.
 #[inline(always)]
 pub(crate) fn bytes_to_state(digest: &[u8; 32]) -> [u32; 8] {
-    core::array::from_fn(|i| u32::from_be_bytes(digest[4 * i..4 * i + 4].try_into().unwrap()))
+    core::array::from_fn(|i| u32::from_be_bytes(digest[4 * i..4 * i + 4].try_into().unwrap())) // infallible: fixed-size range
 }
 
 /// Compresses whole 64-byte blocks into `state` on the given path.
@@ -264,7 +264,7 @@ pub fn sha256d_header_with(path: Sha256Path, header: &[u8; 80]) -> [u8; 32] {
         Sha256Path::ShaNi => state_to_bytes(&unsafe { x86_shani::sha256d_header(header) }),
         _ => {
             let mut state = H0;
-            portable::compress_blocks(&mut state, &[header[..64].try_into().unwrap()]);
+            portable::compress_blocks(&mut state, &[header[..64].try_into().unwrap()]); // infallible: fixed-size range
             portable::compress_words(&mut state, &header_tail_words(header));
             state_to_bytes(&hash_digest_words(Sha256Path::Portable, &state))
         }

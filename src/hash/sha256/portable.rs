@@ -68,7 +68,7 @@ pub(crate) fn compress_words(state: &mut [u32; 8], words: &[u32; 16]) {
 pub(crate) fn compress_blocks(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
     for block in blocks {
         let words: [u32; 16] = core::array::from_fn(|i| {
-            u32::from_be_bytes(block[4 * i..4 * i + 4].try_into().unwrap())
+            u32::from_be_bytes(block[4 * i..4 * i + 4].try_into().unwrap()) // infallible: fixed-size range
         });
         compress_words(state, &words);
     }

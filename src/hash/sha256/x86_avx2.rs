@@ -143,7 +143,7 @@ fn lanes_to_bytes(state: &[__m256i; 8]) -> [[u8; 32]; LANES] {
 #[target_feature(enable = "avx2")]
 fn words_of(bytes: [&[u8]; LANES], word: usize) -> __m256i {
     gather(core::array::from_fn(|l| {
-        u32::from_be_bytes(bytes[l][4 * word..4 * word + 4].try_into().unwrap())
+        u32::from_be_bytes(bytes[l][4 * word..4 * word + 4].try_into().unwrap()) // infallible: fixed-size range
     }))
 }
 
@@ -177,7 +177,7 @@ pub(crate) fn fold_branches_x8(
     for _ in 0..depth {
         // The next entry of every lane's branch (all branches have equal length).
         let entries: [&[u8]; LANES] =
-            steps.each_mut().map(|it| it.next().expect("branches of equal length").as_slice());
+            steps.each_mut().map(|it| it.next().expect("branches of equal length").as_slice()); // invariant: see message
         let mut block = [_mm256_setzero_si256(); 16];
         block[..8].copy_from_slice(&root);
         for (k, slot) in block[8..].iter_mut().enumerate() {

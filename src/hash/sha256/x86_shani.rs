@@ -186,7 +186,7 @@ pub(crate) fn sha256d_64(message: &[u8; 64]) -> [u32; 8] {
 pub(crate) fn sha256d_header(header: &[u8; 80]) -> [u32; 8] {
     clean_upper_state();
     let mut s = load_state(&super::H0);
-    let first: &[u8; 64] = header[..64].try_into().unwrap();
+    let first: &[u8; 64] = header[..64].try_into().unwrap(); // infallible: fixed-size range
     compress_vectors(&mut s, load_block_bytes(first));
     let last = super::header_tail_words(header);
     compress_vectors(&mut s, load_block_words(&last));
@@ -290,7 +290,7 @@ pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32
     clean_upper_state();
     let mut s0 = load_state(&super::H0);
     let mut s1 = s0;
-    let first = |h: &[u8; 80]| -> [u8; 64] { h[..64].try_into().unwrap() };
+    let first = |h: &[u8; 80]| -> [u8; 64] { h[..64].try_into().unwrap() }; // infallible: fixed-size range
     let (f0, f1) = (first(h0), first(h1));
     compress_vectors_x2(&mut s0, load_block_bytes(&f0), &mut s1, load_block_bytes(&f1));
     let (t0, t1) = (super::header_tail_words(h0), super::header_tail_words(h1));
@@ -318,5 +318,5 @@ pub(crate) fn fold_branch_x2(
         m0[..32].copy_from_slice(&super::state_to_bytes(&d0));
         m1[..32].copy_from_slice(&super::state_to_bytes(&d1));
     }
-    (m0[..32].try_into().unwrap(), m1[..32].try_into().unwrap())
+    (m0[..32].try_into().unwrap(), m1[..32].try_into().unwrap()) // infallible: fixed-size range
 }

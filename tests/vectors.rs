@@ -266,3 +266,56 @@ fn network_difficulty_of_diff1_nbits_is_one() {
     // Bitcoin Core's GetDifficulty of the genesis nBits is exactly 1.
     assert_eq!(CompactTarget(0x1d00ffff).network_difficulty(), 1.0);
 }
+
+/// Every real scrypt header (Litecoin, Dogecoin, scrypt_tests.cpp) through the batch
+/// kernels of every path, in one batch and each padded into a lane group of its own.
+#[test]
+fn scrypt_vectors_through_every_lane_kernel() {
+    use sharecheck::hash::scrypt::{ScryptBatchScratch, scrypt_headers_on};
+    let mut headers = Vec::new();
+    let mut expected = Vec::new();
+    for v in vectors("header_scrypt") {
+        headers.push(hex80(s(&v, &["inputs", "header_hex"])));
+        expected.push(s(&v, &["expected", "pow_hash"]).to_string());
+    }
+    for v in vectors("scrypt_pow") {
+        headers.push(hex80(s(&v, &["inputs", "input_hex"])));
+        expected.push(s(&v, &["expected", "pow_hash_display"]).to_string());
+    }
+    for p in platforms() {
+        let mut scratch = ScryptBatchScratch::new();
+        let mut out = vec![[0u8; 32]; headers.len()];
+        scrypt_headers_on(p, &headers, &mut out, &mut scratch);
+        for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
+            assert_eq!(Hash256(*got).to_display_hex(), *want, "vector {i}, path {p:?}");
+        }
+        for (h, want) in headers.iter().zip(&expected) {
+            let pair = [*h, *h];
+            let mut out = [[0u8; 32]; 2];
+            scrypt_headers_on(p, &pair, &mut out, &mut scratch);
+            assert_eq!(Hash256(out[1]).to_display_hex(), *want, "path {p:?}");
+        }
+    }
+}
+
+/// Every real SHA-256d header through the batch kernels of every path.
+#[test]
+fn sha256d_vectors_through_every_batch_kernel() {
+    use sharecheck::hash::sha256::sha256d_headers_with;
+    let mut headers = Vec::new();
+    let mut expected = Vec::new();
+    for v in vectors("header_sha256d") {
+        headers.push(hex80(s(&v, &["inputs", "header_hex"])));
+        expected.push(s(&v, &["expected", "block_hash"]).to_string());
+    }
+    // Repeat to fill lane groups of 8.
+    let headers: Vec<[u8; 80]> =
+        headers.iter().cycle().take(3 * headers.len() + 1).copied().collect();
+    for path in Sha256Path::supported() {
+        let mut out = vec![[0u8; 32]; headers.len()];
+        sha256d_headers_with(path, &headers, &mut out);
+        for (i, got) in out.iter().enumerate() {
+            assert_eq!(Hash256(*got).to_display_hex(), expected[i % expected.len()], "{path}");
+        }
+    }
+}

@@ -20,6 +20,8 @@ pub enum Sha256Path {
 pub enum ScryptPath {
     /// Plain Rust, any CPU, one hash at a time.
     Portable,
+    /// SSE2 (every x86-64 CPU): batches hashed 4 at a time, one hash per 32-bit lane.
+    Sse2x4,
     /// AVX2: batches hashed 8 at a time, one hash per 32-bit lane.
     Avx2x8,
 }
@@ -38,6 +40,7 @@ impl fmt::Display for ScryptPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ScryptPath::Portable => "portable",
+            ScryptPath::Sse2x4 => "sse2-4way",
             ScryptPath::Avx2x8 => "avx2-8way",
         })
     }
@@ -72,9 +75,9 @@ impl Sha256Path {
 }
 
 impl ScryptPath {
-    /// Every scrypt path this CPU can run, portable first.
+    /// Every scrypt path this CPU can run, slowest first (the last is the best).
     pub fn supported() -> Vec<ScryptPath> {
-        [ScryptPath::Portable, ScryptPath::Avx2x8]
+        [ScryptPath::Portable, ScryptPath::Sse2x4, ScryptPath::Avx2x8]
             .into_iter()
             .filter(|p| p.is_supported())
             .collect()
@@ -84,6 +87,7 @@ impl ScryptPath {
     pub fn is_supported(self) -> bool {
         match self {
             ScryptPath::Portable => true,
+            ScryptPath::Sse2x4 => cfg!(target_arch = "x86_64"),
             ScryptPath::Avx2x8 => cpu_has_avx2(),
         }
     }
@@ -127,7 +131,7 @@ impl Platform {
     /// cached, unless the environment forces one:
     /// - `SHARECHECK_FORCE_PORTABLE=1`: the portable kernels (to test the fallback on a
     ///   machine that has the extensions);
-    /// - `SHARECHECK_SHA256=portable|avx2-8way|sha-ni`, `SHARECHECK_SCRYPT=portable|avx2-8way`: one
+    /// - `SHARECHECK_SHA256=portable|avx2-8way|sha-ni`, `SHARECHECK_SCRYPT=portable|sse2-4way|avx2-8way`: one
     ///   path each. A path this CPU cannot run is ignored (the detected one is used).
     #[inline]
     pub fn get() -> Platform {

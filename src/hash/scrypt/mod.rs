@@ -8,7 +8,7 @@ pub mod reference;
 mod romix;
 mod salsa;
 #[cfg(target_arch = "x86_64")]
-mod x86_avx2;
+mod x86_lanes;
 
 use std::cell::RefCell;
 
@@ -62,7 +62,9 @@ pub fn scrypt_header_on(
     let mut x = hmac.derive_romix_input();
     match platform.scrypt {
         // Lane kernels only pay off on batches; one hash runs the portable ROMix.
-        ScryptPath::Portable | ScryptPath::Avx2x8 => romix::romix_1024_r1(&mut x, scratch),
+        ScryptPath::Portable | ScryptPath::Sse2x4 | ScryptPath::Avx2x8 => {
+            romix::romix_1024_r1(&mut x, scratch)
+        }
     }
     hmac.derive_output(&x)
 }
@@ -111,36 +113,57 @@ pub fn scrypt_headers_on(
 ) {
     assert_eq!(headers.len(), out.len(), "one output per header");
     match platform.scrypt {
+        // SAFETY (both arms): a path is only ever constructed after the CPU reported its
+        // extension (SSE2 is part of x86-64).
         #[cfg(target_arch = "x86_64")]
         ScryptPath::Avx2x8 => {
-            use x86_avx2::LANES;
-            if scratch.lanes.len() != x86_avx2::SCRATCH_WORDS {
-                scratch.lanes = vec![0u32; x86_avx2::SCRATCH_WORDS];
-            }
-            for (group, outs) in headers.chunks(LANES).zip(out.chunks_mut(LANES)) {
-                if group.len() < MIN_LANE_BATCH {
-                    for (h, o) in group.iter().zip(outs.iter_mut()) {
-                        *o = scrypt_header_on(platform, h, &mut scratch.single);
-                    }
-                    continue;
-                }
-                // A partial last group is padded with copies of its last header.
-                let last = group.len() - 1;
-                let hmacs: [HeaderHmac; LANES] =
-                    core::array::from_fn(|l| HeaderHmac::new(platform.sha256, &group[l.min(last)]));
-                let mut blocks: [[u32; 32]; LANES] =
-                    core::array::from_fn(|l| hmacs[l].derive_romix_input());
-                // SAFETY: an `Avx2x8` path is only ever constructed after the CPU reported AVX2.
-                unsafe { x86_avx2::romix_x8(&mut blocks, &mut scratch.lanes) };
-                for (l, o) in outs.iter_mut().enumerate() {
-                    *o = hmacs[l].derive_output(&blocks[l]);
-                }
-            }
+            use x86_lanes::avx2::{LANES, SCRATCH_WORDS, romix};
+            let kernel: unsafe fn(&mut [[u32; 32]; LANES], &mut [u32]) = romix;
+            hash_in_lanes::<LANES>(platform, headers, out, scratch, SCRATCH_WORDS, kernel);
+        }
+        #[cfg(target_arch = "x86_64")]
+        ScryptPath::Sse2x4 => {
+            use x86_lanes::sse2::{LANES, SCRATCH_WORDS, romix};
+            let kernel: unsafe fn(&mut [[u32; 32]; LANES], &mut [u32]) = romix;
+            hash_in_lanes::<LANES>(platform, headers, out, scratch, SCRATCH_WORDS, kernel);
         }
         _ => {
             for (h, o) in headers.iter().zip(out.iter_mut()) {
                 *o = scrypt_header_on(platform, h, &mut scratch.single);
             }
+        }
+    }
+}
+
+/// Hashes `headers` in groups of `L` with a lane kernel; a partial last group is padded
+/// with copies of its last header, or hashed one by one below `MIN_LANE_BATCH`.
+#[cfg(target_arch = "x86_64")]
+fn hash_in_lanes<const L: usize>(
+    platform: Platform,
+    headers: &[[u8; 80]],
+    out: &mut [[u8; 32]],
+    scratch: &mut ScryptBatchScratch,
+    scratch_words: usize,
+    kernel: unsafe fn(&mut [[u32; 32]; L], &mut [u32]),
+) {
+    if scratch.lanes.len() != scratch_words {
+        scratch.lanes = vec![0u32; scratch_words];
+    }
+    for (group, outs) in headers.chunks(L).zip(out.chunks_mut(L)) {
+        if group.len() < MIN_LANE_BATCH {
+            for (h, o) in group.iter().zip(outs.iter_mut()) {
+                *o = scrypt_header_on(platform, h, &mut scratch.single);
+            }
+            continue;
+        }
+        let last = group.len() - 1;
+        let hmacs: [HeaderHmac; L] =
+            core::array::from_fn(|l| HeaderHmac::new(platform.sha256, &group[l.min(last)]));
+        let mut blocks: [[u32; 32]; L] = core::array::from_fn(|l| hmacs[l].derive_romix_input());
+        // SAFETY: the caller passes the kernel of a path this CPU supports.
+        unsafe { kernel(&mut blocks, &mut scratch.lanes) };
+        for (l, o) in outs.iter_mut().enumerate() {
+            *o = hmacs[l].derive_output(&blocks[l]);
         }
     }
 }

@@ -58,6 +58,14 @@ fn store_state(s: ShaState, state: &mut [u32; 8]) {
     }
 }
 
+/// Adds the state saved before a block's rounds (the Davies–Meyer feed-forward).
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn add_saved(s: &mut ShaState, saved: ShaState) {
+    s.abef = _mm_add_epi32(s.abef, saved.abef);
+    s.cdgh = _mm_add_epi32(s.cdgh, saved.cdgh);
+}
+
 /// Four rounds with message words `w` (constants not yet added) for rounds 4i..4i+4.
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
@@ -94,8 +102,7 @@ fn compress_vectors(s: &mut ShaState, mut w: [__m128i; 4]) {
         w[i % 4] = n;
         rounds4(s, n, i);
     }
-    s.abef = _mm_add_epi32(s.abef, saved.abef);
-    s.cdgh = _mm_add_epi32(s.cdgh, saved.cdgh);
+    add_saved(s, saved);
 }
 
 #[inline]
@@ -148,8 +155,7 @@ fn compress_padding_64_vectors(s: &mut ShaState) {
         let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
         rounds4_with_k(s, wk);
     }
-    s.abef = _mm_add_epi32(s.abef, saved.abef);
-    s.cdgh = _mm_add_epi32(s.cdgh, saved.cdgh);
+    add_saved(s, saved);
 }
 
 /// Second SHA-256 of a SHA-256d: hashes a 32-byte digest state from the initial state.
@@ -218,10 +224,8 @@ fn compress_vectors_x2(
         rounds4(s0, n0, i);
         rounds4(s1, n1, i);
     }
-    s0.abef = _mm_add_epi32(s0.abef, saved0.abef);
-    s0.cdgh = _mm_add_epi32(s0.cdgh, saved0.cdgh);
-    s1.abef = _mm_add_epi32(s1.abef, saved1.abef);
-    s1.cdgh = _mm_add_epi32(s1.cdgh, saved1.cdgh);
+    add_saved(s0, saved0);
+    add_saved(s1, saved1);
 }
 
 #[inline]
@@ -234,10 +238,8 @@ fn compress_padding_64_x2(s0: &mut ShaState, s1: &mut ShaState) {
         rounds4_with_k(s0, wk);
         rounds4_with_k(s1, wk);
     }
-    s0.abef = _mm_add_epi32(s0.abef, saved0.abef);
-    s0.cdgh = _mm_add_epi32(s0.cdgh, saved0.cdgh);
-    s1.abef = _mm_add_epi32(s1.abef, saved1.abef);
-    s1.cdgh = _mm_add_epi32(s1.cdgh, saved1.cdgh);
+    add_saved(s0, saved0);
+    add_saved(s1, saved1);
 }
 
 /// The second SHA-256 of two SHA-256d computations, from their first-hash states.

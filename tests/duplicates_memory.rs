@@ -1,6 +1,47 @@
-//! What a remembered share costs in the duplicate filter, and its bound.
+//! What a remembered share costs in the duplicate filter, and its bound. Bytes are
+//! measured by a global allocator that keeps, per thread, the bytes live on that thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 use sharecheck::validate::{DuplicateFilter, Remembered};
+
+struct Measuring;
+
+thread_local! {
+    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the thread-local may already be gone while a thread shuts down.
+    let _ = LIVE_BYTES.try_with(|b| b.set(b.get() + delta));
+}
+
+// SAFETY: defers to the system allocator; only counts sizes.
+unsafe impl GlobalAlloc for Measuring {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Measuring = Measuring;
+
+fn live_bytes() -> isize {
+    LIVE_BYTES.with(Cell::get)
+}
 
 fn pseudo_hash(i: u64) -> [u8; 32] {
     // SplitMix64 stream: uniformly spread keys, as PoW hashes are.
@@ -19,6 +60,7 @@ fn pseudo_hash(i: u64) -> [u8; 32] {
 #[test]
 fn bytes_per_remembered_share() {
     let n = 200_000u64;
+    let before = live_bytes();
     let filter = DuplicateFilter::new(1 << 20);
     for i in 0..n {
         assert_eq!(filter.remember(&pseudo_hash(i)), Remembered::New);
@@ -26,10 +68,31 @@ fn bytes_per_remembered_share() {
     for i in (0..n).step_by(1000) {
         assert_eq!(filter.remember(&pseudo_hash(i)), Remembered::Duplicate);
     }
-    let per_share = filter.heap_bytes() as f64 / n as f64;
-    println!("duplicate filter: {per_share:.1} bytes per remembered share at {n} shares");
+    let measured = (live_bytes() - before) as f64;
+    let per_share = measured / n as f64;
+    println!(
+        "duplicate filter: {per_share:.1} bytes per remembered share at {n} shares (measured)"
+    );
     // 32-byte key + 1 control byte at a load factor between 7/16 and 7/8.
     assert!((33.0..=80.0).contains(&per_share), "{per_share}");
+    // The filter's own estimate agrees with the allocator within 1%.
+    let estimate = filter.heap_bytes() as f64;
+    assert!((estimate / measured - 1.0).abs() < 0.01, "estimate {estimate}, measured {measured}");
+}
+
+#[test]
+fn reserved_room_per_job() {
+    let before = live_bytes();
+    let filter = DuplicateFilter::with_reserve(1 << 20, 2048);
+    let reserved = live_bytes() - before;
+    println!("duplicate filter: {reserved} bytes reserved for 2048 shares (measured)");
+    assert!((120_000..=140_000).contains(&reserved), "{reserved}");
+    // Within the reserve, remembering allocates nothing.
+    let after_reserve = live_bytes();
+    for i in 0..2048 {
+        filter.remember(&pseudo_hash(i));
+    }
+    assert_eq!(live_bytes(), after_reserve);
 }
 
 #[test]

@@ -68,3 +68,19 @@ fn malformed_notify_is_a_typed_error() {
         assert!(Notify::from_params(&params).is_err(), "{params}");
     }
 }
+
+#[test]
+fn retiring_a_job_leaves_a_newer_job_with_the_same_id_live() {
+    let v = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+    v.notify(notify("j", 10, 1, false)).unwrap();
+    let JobLookup::Live(old) = v.jobs().lookup("j") else { panic!("j is live") };
+    // The pool re-uses the id; then the old job is retired (its filter filled up).
+    v.notify(notify("j", 10, 1, false)).unwrap();
+    v.jobs().retire_entry(&old, v.config());
+    assert!(old.is_stale());
+    let JobLookup::Live(new) = v.jobs().lookup("j") else { panic!("the newer j stays live") };
+    assert!(!std::sync::Arc::ptr_eq(&old, &new));
+    // Retiring the live one retires the id.
+    v.jobs().retire_entry(&new, v.config());
+    assert!(matches!(v.jobs().lookup("j"), JobLookup::Stale));
+}

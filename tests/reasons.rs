@@ -357,3 +357,21 @@ fn every_submit_gets_exactly_one_verdict_even_among_bad_lines() {
     assert_eq!(report.submits.len(), 2);
     assert_eq!(report.problems.iter().map(|p| p.line).collect::<Vec<_>>(), vec![5, 7]);
 }
+
+#[test]
+fn a_job_whose_duplicate_filter_is_full_retires_as_stale() {
+    let job = TestJob::new("j1");
+    let shares: Vec<_> =
+        (1..=3).map(|en2| share(&job, en2, job.ntime, &zero(), &t(LOG2_EASY))).collect();
+    let mut s = base(&job);
+    for p in &shares {
+        s.submit(p.clone());
+    }
+    let config = ValidatorConfig { max_shares_per_job: 2, ..ValidatorConfig::default() };
+    let r = s.replay(config);
+    assert_eq!(outcome(&r[0]), ACCEPTED);
+    assert_eq!(outcome(&r[1]), ACCEPTED);
+    // The third distinct share does not fit: the job retires, the miner moves on.
+    assert_eq!(outcome(&r[2]), rejected("stale", 21));
+    assert!(r[2].hash.is_some());
+}

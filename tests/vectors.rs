@@ -319,3 +319,37 @@ fn sha256d_vectors_through_every_batch_kernel() {
         }
     }
 }
+
+/// Coin presets: each powLimit is the chain's own (the compact_get vectors take them from
+/// bitcoin's and litecoin's chainparams.cpp; Dogecoin shares Litecoin's), and each
+/// algorithm hashes the chain's real headers, with a caller-owned scratchpad too.
+#[test]
+fn coin_presets_match_their_chains() {
+    use sharecheck::Coin;
+    let limits: Vec<serde_json::Value> =
+        vectors("compact_get").into_iter().filter(|v| name(v).contains("powLimit")).collect();
+    let limit_of = |part: &str| {
+        let v = limits.iter().find(|v| name(v).contains(part)).unwrap();
+        Target::from_display_hex(s(v, &["inputs", "target"])).unwrap()
+    };
+    assert_eq!(Coin::BITCOIN.pow_limit, limit_of("bitcoin powLimit"));
+    assert_eq!(Coin::LITECOIN.pow_limit, limit_of("litecoin/dogecoin"));
+    assert_eq!(Coin::DOGECOIN.pow_limit, limit_of("litecoin/dogecoin"));
+    assert_eq!(Coin::by_name("Dogecoin"), Some(Coin::DOGECOIN));
+    assert_eq!(Coin::by_name("monero"), None);
+    let mut scratch = ScryptScratch::new();
+    for (coin, kind, part) in [
+        (Coin::BITCOIN, "header_sha256d", "bitcoin"),
+        (Coin::LITECOIN, "header_scrypt", "litecoin mainnet block"),
+        (Coin::DOGECOIN, "header_scrypt", "dogecoin"),
+    ] {
+        for v in vectors(kind).iter().filter(|v| name(v).contains(part)) {
+            let header = hex80(s(v, &["inputs", "header_hex"]));
+            let pow = coin.algorithm.pow_hash_with_scratch(&header, &mut scratch);
+            assert_eq!(pow, coin.algorithm.pow_hash(&header), "{}", name(v));
+            // A real block's PoW meets its nBits, which never exceeds the chain's powLimit.
+            let target = BlockHeader::from_bytes(&header).bits.to_pow_target().unwrap();
+            assert!(target <= coin.pow_limit && target.is_met_by(&pow), "{}", name(v));
+        }
+    }
+}

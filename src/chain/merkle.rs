@@ -3,7 +3,7 @@
 //! builder sends, and indexed branches (AuxPoW chain merkle trees).
 
 use super::hash256::Hash256;
-use crate::hash::sha256d_64;
+use crate::hash::{Platform, sha256, sha256d_64};
 
 /// sha256d(left ‖ right).
 #[inline]
@@ -17,7 +17,7 @@ pub fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
 /// Folds a stratum branch: `root = sha256d(root ‖ b)` for each entry (the leaf is the
 /// leftmost, as the coinbase always is).
 pub fn fold_branch(leaf: &[u8; 32], branch: &[[u8; 32]]) -> [u8; 32] {
-    branch.iter().fold(*leaf, |acc, b| hash_pair(&acc, b))
+    sha256::fold_branch_with(Platform::get().sha256, leaf, branch)
 }
 
 /// Folds a branch for the leaf at `index`: at each level the index's low bit says whether

@@ -12,10 +12,18 @@ pub fn is_hex(s: &str) -> bool {
 
 /// A u32 sent as 8 hex digits of its big-endian bytes (version, nbits, ntime, nonce).
 pub fn parse_u32_be(what: &'static str, s: &str) -> Result<u32, Error> {
+    parse_word(s).ok_or_else(|| Error::Malformed {
+        what,
+        reason: format!("expected 8 hex digits, got {s:?}"),
+    })
+}
+
+/// 8 hex digits of a big-endian u32, else `None` (no allocation: the share check's form).
+pub fn parse_word(s: &str) -> Option<u32> {
     if s.len() != 8 || !is_hex(s) {
-        return Err(Error::Malformed { what, reason: format!("expected 8 hex digits, got {s:?}") });
+        return None;
     }
-    u32::from_str_radix(s, 16).map_err(|e| Error::Malformed { what, reason: e.to_string() })
+    u32::from_str_radix(s, 16).ok()
 }
 
 /// Hex bytes of any length.

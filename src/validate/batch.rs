@@ -61,9 +61,7 @@ impl Validator {
         }
         evaluated
     }
-}
 
-impl Validator {
     /// Folds every ready share's merkle branch into its header, as many shares at a
     /// time as the SHA-256 path has lanes, grouping shares with equal branch lengths
     /// (shares of one job always are). No allocation: groups live on the stack.

@@ -15,7 +15,7 @@ use super::verdict::{BlockSolution, Outcome, Reason, Verdict};
 use crate::chain::header::roll_version;
 use crate::chain::{Algorithm, Hash256, coinbase, merkle};
 use crate::error::Error;
-use crate::stratum::wire::is_hex;
+use crate::stratum::wire::parse_word;
 use crate::stratum::{Notify, Submit};
 
 /// Longest extranonce2 accepted on the wire, in bytes (checked before decoding onto the
@@ -112,7 +112,7 @@ impl Validator {
                     Remembered::Full => {
                         // The job has collected its limit of shares: retire it, so the
                         // miner is told to move on rather than risk an unchecked repeat.
-                        self.jobs.retire(&entry.job.id, &self.config);
+                        self.jobs.retire_entry(&entry, &self.config);
                         verdict.outcome = Outcome::Rejected(Reason::Stale);
                         verdict.block = None;
                         verdict
@@ -267,12 +267,4 @@ impl ReadyShare {
 pub(crate) enum Prepared {
     Final(Verdict),
     Ready(ReadyShare),
-}
-
-/// 8 hex digits of a big-endian u32, else `None`.
-fn parse_word(s: &str) -> Option<u32> {
-    if s.len() != 8 || !is_hex(s) {
-        return None;
-    }
-    u32::from_str_radix(s, 16).ok()
 }

@@ -184,9 +184,15 @@ impl JobRegistry {
         entry
     }
 
-    /// Retires one job (its shares become `stale`).
-    pub fn retire(&self, id: &str, config: &ValidatorConfig) {
-        self.jobs.write().unwrap_or_else(|p| p.into_inner()).retire(id, config.max_stale_ids);
+    /// Retires this job (its shares become `stale`). If its id has since been notified
+    /// again, the newer job under that id stays live.
+    pub fn retire_entry(&self, entry: &Arc<JobEntry>, config: &ValidatorConfig) {
+        let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+        if jobs.live.get(&entry.job.id).is_some_and(|live| Arc::ptr_eq(live, entry)) {
+            jobs.retire(&entry.job.id, config.max_stale_ids);
+        } else {
+            entry.mark_stale();
+        }
     }
 
     /// Finds a job by id.

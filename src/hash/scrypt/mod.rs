@@ -60,27 +60,16 @@ pub fn scrypt_header_on(
 ) -> [u8; 32] {
     let hmac = HeaderHmac::new(platform.sha256, header);
     let mut x = hmac.derive_romix_input();
-    match platform.scrypt {
-        // Lane kernels only pay off on batches; one hash runs the portable ROMix.
-        ScryptPath::Portable | ScryptPath::Sse2x4 | ScryptPath::Avx2x8 => {
-            romix::romix_1024_r1(&mut x, scratch)
-        }
-    }
+    // Lane kernels only pay off on batches (`scrypt_headers_on`): one hash always runs
+    // the portable ROMix, whatever `platform.scrypt` says.
+    romix::romix_1024_r1(&mut x, scratch);
     hmac.derive_output(&x)
 }
 
-thread_local! {
-    static THREAD_SCRATCH: RefCell<Option<ScryptScratch>> = const { RefCell::new(None) };
-}
-
 /// scrypt PoW hash of a header using this thread's scratchpad (allocated on the
-/// thread's first call, then reused).
+/// thread's first call, then reused; the same one batches use).
 pub fn scrypt_header(header: &[u8; 80]) -> [u8; 32] {
-    THREAD_SCRATCH.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let scratch = slot.get_or_insert_with(ScryptScratch::new);
-        scrypt_header_with_scratch(header, scratch)
-    })
+    with_thread_scratch(|scratch| scrypt_header_with_scratch(header, &mut scratch.single))
 }
 
 /// Scratchpads for batch hashing: one 128 KiB table, and the 1 MiB table of the 8-lane
@@ -169,14 +158,15 @@ fn hash_in_lanes<const L: usize>(
 }
 
 thread_local! {
-    static THREAD_BATCH_SCRATCH: RefCell<Option<ScryptBatchScratch>> = const { RefCell::new(None) };
+    /// One set of scratchpads per thread, for single hashes and batches alike.
+    static THREAD_SCRATCH: RefCell<Option<ScryptBatchScratch>> = const { RefCell::new(None) };
+}
+
+fn with_thread_scratch<T>(f: impl FnOnce(&mut ScryptBatchScratch) -> T) -> T {
+    THREAD_SCRATCH.with(|cell| f(cell.borrow_mut().get_or_insert_with(ScryptBatchScratch::new)))
 }
 
 /// [`scrypt_headers_on`] on the detected path with this thread's scratchpads.
 pub fn scrypt_headers(headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
-    THREAD_BATCH_SCRATCH.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let scratch = slot.get_or_insert_with(ScryptBatchScratch::new);
-        scrypt_headers_on(Platform::get(), headers, out, scratch)
-    })
+    with_thread_scratch(|scratch| scrypt_headers_on(Platform::get(), headers, out, scratch))
 }

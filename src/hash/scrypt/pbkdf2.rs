@@ -3,7 +3,7 @@
 //! header and every block is built directly as words (no buffers, no allocation).
 
 use crate::hash::platform::Sha256Path;
-use crate::hash::sha256::{self, H0, Sha256, bytes_to_state};
+use crate::hash::sha256::{self, H0, Sha256};
 
 /// HMAC-SHA256 states keyed by one header.
 pub(crate) struct HeaderHmac {
@@ -20,10 +20,14 @@ pub(crate) struct HeaderHmac {
 
 impl HeaderHmac {
     pub(crate) fn new(path: Sha256Path, header: &[u8; 80]) -> Self {
+        let head: [u32; 16] = core::array::from_fn(|i| {
+            u32::from_be_bytes(header[4 * i..4 * i + 4].try_into().unwrap()) // infallible: fixed-size range
+        });
+        let tail = sha256::header_tail_words(header);
         // An HMAC key longer than the 64-byte block is replaced by its SHA-256.
-        let mut hasher = Sha256::with_path(path);
-        hasher.update(header);
-        let key = bytes_to_state(&hasher.finalize());
+        let mut key = H0;
+        compress(path, &mut key, &head);
+        compress(path, &mut key, &tail);
         let mut ipad = [0x3636_3636u32; 16];
         let mut opad = [0x5c5c_5c5cu32; 16];
         for i in 0..8 {
@@ -34,26 +38,17 @@ impl HeaderHmac {
         compress(path, &mut inner, &ipad);
         let mut outer = H0;
         compress(path, &mut outer, &opad);
-        let head: [u32; 16] = core::array::from_fn(|i| {
-            u32::from_be_bytes(header[4 * i..4 * i + 4].try_into().unwrap()) // infallible: fixed-size range
-        });
         let mut inner_salt_head = inner;
         compress(path, &mut inner_salt_head, &head);
-        let salt_tail = core::array::from_fn(|i| {
-            u32::from_be_bytes(header[64 + 4 * i..68 + 4 * i].try_into().unwrap()) // infallible: fixed-size range
-        });
+        let salt_tail = [tail[0], tail[1], tail[2], tail[3]];
         HeaderHmac { path, inner, outer, inner_salt_head, salt_tail }
     }
 
     /// Outer hash of an inner digest: the HMAC output as big-endian words.
     #[inline(always)]
     fn outer_finish(&self, inner_digest: &[u32; 8]) -> [u32; 8] {
-        let mut w = [0u32; 16];
-        w[..8].copy_from_slice(inner_digest);
-        w[8] = 0x8000_0000;
-        w[15] = (64 + 32) * 8;
         let mut s = self.outer;
-        compress(self.path, &mut s, &w);
+        compress(self.path, &mut s, &sha256::digest_block(inner_digest, 64));
         s
     }
 

@@ -36,9 +36,10 @@ pub(crate) const PADDING_64_SCHEDULE: [u32; 64] = {
     w[15] = 512;
     let mut t = 16;
     while t < 64 {
-        let s0 = w[t - 15].rotate_right(7) ^ w[t - 15].rotate_right(18) ^ (w[t - 15] >> 3);
-        let s1 = w[t - 2].rotate_right(17) ^ w[t - 2].rotate_right(19) ^ (w[t - 2] >> 10);
-        w[t] = s1.wrapping_add(w[t - 7]).wrapping_add(s0).wrapping_add(w[t - 16]);
+        w[t] = portable::small_sigma1(w[t - 2])
+            .wrapping_add(w[t - 7])
+            .wrapping_add(portable::small_sigma0(w[t - 15]))
+            .wrapping_add(w[t - 16]);
         t += 1;
     }
     let mut t = 0;
@@ -61,6 +62,18 @@ pub(crate) fn header_tail_words(header: &[u8; 80]) -> [u32; 16] {
     w
 }
 
+/// The single block holding a 32-byte digest as the end of a message that `preceding`
+/// bytes (whole blocks) came before: the second half of SHA-256d (`preceding` = 0) or an
+/// HMAC outer hash (`preceding` = 64).
+#[inline(always)]
+pub(crate) fn digest_block(digest: &[u32; 8], preceding: u32) -> [u32; 16] {
+    let mut w = [0u32; 16];
+    w[..8].copy_from_slice(digest);
+    w[8] = 0x8000_0000;
+    w[15] = (preceding + 32) * 8;
+    w
+}
+
 /// Serializes a state as the big-endian digest bytes.
 #[inline(always)]
 pub(crate) fn state_to_bytes(state: &[u32; 8]) -> [u8; 32] {
@@ -69,12 +82,6 @@ pub(crate) fn state_to_bytes(state: &[u32; 8]) -> [u8; 32] {
         chunk.copy_from_slice(&word.to_be_bytes());
     }
     out
-}
-
-/// Reads digest bytes back into state words.
-#[inline(always)]
-pub(crate) fn bytes_to_state(digest: &[u8; 32]) -> [u32; 8] {
-    core::array::from_fn(|i| u32::from_be_bytes(digest[4 * i..4 * i + 4].try_into().unwrap())) // infallible: fixed-size range
 }
 
 /// Compresses whole 64-byte blocks into `state` on the given path.
@@ -108,9 +115,6 @@ pub struct Midstate {
 }
 
 impl Midstate {
-    /// The state before any data.
-    pub const INITIAL: Midstate = Midstate { state: H0, blocks: 0 };
-
     /// Hashes the whole 64-byte blocks of `prefix` and returns the midstate with the
     /// number of bytes it consumed; the rest (`prefix.len() % 64` bytes) is left to the
     /// caller to pass on to [`Midstate::resume`].
@@ -227,12 +231,8 @@ impl Sha256 {
 /// SHA-256 of a 32-byte digest given as words (the second half of SHA-256d).
 #[inline]
 fn hash_digest_words(path: Sha256Path, digest: &[u32; 8]) -> [u32; 8] {
-    let mut words = [0u32; 16];
-    words[..8].copy_from_slice(digest);
-    words[8] = 0x8000_0000;
-    words[15] = 256;
     let mut state = H0;
-    compress_words_on(path, &mut state, &words);
+    compress_words_on(path, &mut state, &digest_block(digest, 0));
     state
 }
 
@@ -337,6 +337,19 @@ fn sha256d_header_pair(path: Sha256Path, h0: &[u8; 80], h1: &[u8; 80]) -> ([u8; 
     }
 }
 
+/// Folds a stratum merkle branch: `root = sha256d(root ‖ b)` for each entry, from the leaf
+/// (the coinbase txid, always the leftmost).
+pub fn fold_branch_with(path: Sha256Path, leaf: &[u8; 32], branch: &[[u8; 32]]) -> [u8; 32] {
+    let mut m = [0u8; 64];
+    m[..32].copy_from_slice(leaf);
+    for b in branch {
+        m[32..].copy_from_slice(b);
+        let root = sha256d_64_with(path, &m);
+        m[..32].copy_from_slice(&root);
+    }
+    m[..32].try_into().unwrap() // infallible: fixed-size range
+}
+
 /// Folds two stratum merkle branches (`root = sha256d(root ‖ b)`) of equal length
 /// together, interleaving the two streams where the path can.
 pub fn fold_branch_pair(
@@ -351,17 +364,7 @@ pub fn fold_branch_pair(
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
         Sha256Path::ShaNi => unsafe { x86_shani::fold_branch_x2(leaf0, branch0, leaf1, branch1) },
-        _ => {
-            let fold = |leaf: &[u8; 32], branch: &[[u8; 32]]| {
-                branch.iter().fold(*leaf, |acc, b| {
-                    let mut m = [0u8; 64];
-                    m[..32].copy_from_slice(&acc);
-                    m[32..].copy_from_slice(b);
-                    sha256d_64_with(path, &m)
-                })
-            };
-            (fold(leaf0, branch0), fold(leaf1, branch1))
-        }
+        _ => (fold_branch_with(path, leaf0, branch0), fold_branch_with(path, leaf1, branch1)),
     }
 }
 
@@ -394,12 +397,7 @@ pub fn fold_branch_group(path: Sha256Path, items: &mut [([u8; 32], &[[u8; 32]])]
                 pair[1].0 = r1;
             }
             for (leaf, branch) in pairs.into_remainder() {
-                *leaf = branch.iter().fold(*leaf, |acc, b| {
-                    let mut m = [0u8; 64];
-                    m[..32].copy_from_slice(&acc);
-                    m[32..].copy_from_slice(b);
-                    sha256d_64_with(path, &m)
-                });
+                *leaf = fold_branch_with(path, leaf, branch);
             }
         }
     }

@@ -162,12 +162,8 @@ fn compress_padding_64_vectors(s: &mut ShaState) {
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
 fn hash_digest(digest: &[u32; 8]) -> [u32; 8] {
-    let mut words = [0u32; 16];
-    words[..8].copy_from_slice(digest);
-    words[8] = 0x8000_0000;
-    words[15] = 256;
     let mut s = load_state(&super::H0);
-    compress_vectors(&mut s, load_block_words(&words));
+    compress_vectors(&mut s, load_block_words(&super::digest_block(digest, 0)));
     let mut out = [0u32; 8];
     store_state(s, &mut out);
     out
@@ -256,14 +252,7 @@ fn finish_double_x2(s0: ShaState, s1: ShaState) -> ([u32; 8], [u32; 8]) {
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
 fn hash_digest_x2(d0: &[u32; 8], d1: &[u32; 8]) -> ([u32; 8], [u32; 8]) {
-    let block = |d: &[u32; 8]| {
-        let mut words = [0u32; 16];
-        words[..8].copy_from_slice(d);
-        words[8] = 0x8000_0000;
-        words[15] = 256;
-        words
-    };
-    let (b0, b1) = (block(d0), block(d1));
+    let (b0, b1) = (super::digest_block(d0, 0), super::digest_block(d1, 0));
     let mut s0 = load_state(&super::H0);
     let mut s1 = s0;
     compress_vectors_x2(&mut s0, load_block_words(&b0), &mut s1, load_block_words(&b1));

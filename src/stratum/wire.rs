@@ -5,6 +5,10 @@ use serde_json::Value;
 
 use crate::error::{Error, decode_hex};
 
+/// Longest extranonce1 or extranonce2 accepted, in bytes. Pools use 2–16; the bound keeps
+/// what one `mining.subscribe` or `mining.submit` can make the proxy hold or hash small.
+pub const MAX_EXTRANONCE_BYTES: usize = 32;
+
 /// Whether `s` is hex: only hex digits, and an even number of them.
 pub fn is_hex(s: &str) -> bool {
     s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit())

@@ -15,12 +15,12 @@ use super::verdict::{BlockSolution, Outcome, Reason, Verdict};
 use crate::chain::header::roll_version;
 use crate::chain::{Algorithm, Hash256, coinbase, merkle};
 use crate::error::Error;
-use crate::stratum::wire::parse_word;
+use crate::stratum::wire::{MAX_EXTRANONCE_BYTES, parse_word};
 use crate::stratum::{Notify, Submit};
 
 /// Longest extranonce2 accepted on the wire, in bytes (checked before decoding onto the
 /// stack; `mining.subscribe` results are limited to the same).
-const MAX_EXTRANONCE2: usize = 32;
+const MAX_EXTRANONCE2: usize = MAX_EXTRANONCE_BYTES;
 
 /// Validates shares for the jobs of one upstream: owns the job registry and the policy.
 /// Every method takes `&self`; a `Validator` is shared by all the connections' threads.

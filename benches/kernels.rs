@@ -65,7 +65,7 @@ fn scrypt_bench(c: &mut Criterion) {
     });
     let mut scratch = ScryptScratch::new();
     for path in ScryptPath::supported() {
-        let p = Platform { scrypt: path, ..Platform::detect() };
+        let p = Platform::new(Platform::detect().sha256(), path);
         g.bench_with_input(BenchmarkId::new("sharecheck", path), &p, |b, &p| {
             b.iter(|| scrypt::scrypt_header_on(p, black_box(&h), &mut scratch))
         });
@@ -94,7 +94,7 @@ fn scrypt_bench(c: &mut Criterion) {
         });
         let mut scratch = scrypt::ScryptBatchScratch::new();
         for path in ScryptPath::supported() {
-            let p = Platform { scrypt: path, ..Platform::detect() };
+            let p = Platform::new(Platform::detect().sha256(), path);
             g.bench_with_input(BenchmarkId::new("sharecheck", path), &p, |b, &p| {
                 b.iter(|| scrypt::scrypt_headers_on(p, black_box(&batch), &mut out, &mut scratch))
             });

@@ -71,14 +71,53 @@ fn scrypt_reference_parameter_errors() {
     assert!(matches!(scrypt_kdf(b"", b"", 4, 1, 1, &mut []), Err(Error::InvalidScryptParams(_))));
 }
 
+/// The CPU's feature flags as the kernel reports them (an independent source: not the
+/// `is_x86_feature_detected!` the crate uses).
+fn cpuinfo_flags() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("flags"))
+        .map(|l| l.split_whitespace().skip(2).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
 #[test]
 fn kernel_overrides() {
     use sharecheck::hash::{Platform, ScryptPath, Sha256Path};
     assert_eq!(Platform::from_overrides(Some("1"), Some("sha-ni"), None), Platform::portable());
     let p = Platform::from_overrides(None, Some("portable"), Some("portable"));
     assert_eq!(p, Platform::portable());
+    assert_eq!(p.sha256(), Sha256Path::PORTABLE);
+    assert_eq!(p.scrypt(), ScryptPath::PORTABLE);
     // Unknown names are ignored: the detected best stays.
     assert_eq!(Platform::from_overrides(None, Some("sha-512"), Some("gpu")), Platform::detect());
-    assert_eq!(Platform::detect().sha256, *Sha256Path::supported().last().unwrap());
-    assert_eq!(Platform::detect().scrypt, *ScryptPath::supported().last().unwrap());
+}
+
+#[test]
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn detection_matches_the_cpu_flags() {
+    use sharecheck::hash::{Platform, ScryptPath, Sha256Path};
+    let flags = cpuinfo_flags();
+    assert!(!flags.is_empty(), "/proc/cpuinfo lists the CPU's flags");
+    let has = |f: &str| flags.iter().any(|x| x == f);
+    let sha_ni = has("sha_ni") && has("sse4_1");
+    assert_eq!(Sha256Path::sha_ni().is_some(), sha_ni);
+    assert_eq!(Sha256Path::avx2_8way().is_some(), has("avx2"));
+    assert_eq!(ScryptPath::avx2_8way().is_some(), has("avx2"));
+    assert!(ScryptPath::sse2_4way().is_some(), "every x86-64 CPU has SSE2");
+    let best_sha256 = if sha_ni {
+        "sha-ni"
+    } else if has("avx2") {
+        "avx2-8way"
+    } else {
+        "portable"
+    };
+    let best_scrypt = if has("avx2") { "avx2-8way" } else { "sse2-4way" };
+    assert_eq!(Platform::detect().sha256().to_string(), best_sha256);
+    assert_eq!(Platform::detect().scrypt().to_string(), best_scrypt);
+    // A path this CPU lacks cannot be forced: the override is ignored.
+    if !sha_ni {
+        let p = Platform::from_overrides(None, Some("sha-ni"), None);
+        assert_ne!(p.sha256().to_string(), "sha-ni");
+    }
 }

@@ -44,7 +44,7 @@ proptest! {
         let mut scratch = ScryptScratch::new();
         for sha256 in Sha256Path::supported() {
             for path in ScryptPath::supported() {
-                let p = Platform { sha256, scrypt: path };
+                let p = Platform::new(sha256, path);
                 prop_assert_eq!(scrypt::scrypt_header_on(p, &header, &mut scratch), expected, "{:?}", p);
             }
         }
@@ -90,6 +90,7 @@ proptest! {
             prop_assert_eq!(used, prefix.len() / 64 * 64);
             prop_assert_eq!(mid.bytes_consumed() as usize, used);
             let mut h = mid.resume();
+            prop_assert_eq!(h.path(), path, "a midstate resumes on the path it was built on");
             h.update(&prefix[used..]).update(&tail);
             let whole = [prefix.as_slice(), tail.as_slice()].concat();
             prop_assert_eq!(h.finalize_double(), sha2_twice(&whole), "{}", path);
@@ -237,7 +238,7 @@ fn scrypt_batches_match_scrypt_crate_on_every_path() {
     let expected: Vec<[u8; 32]> = headers.iter().map(scrypt_crate).collect();
     for sha256 in Sha256Path::supported() {
         for path in ScryptPath::supported() {
-            let p = Platform { sha256, scrypt: path };
+            let p = Platform::new(sha256, path);
             let mut scratch = ScryptBatchScratch::new();
             for n in [0usize, 1, 2, 7, 8, 9, 15, 16, 17] {
                 let mut out = vec![[0u8; 32]; n];

@@ -14,7 +14,7 @@ fn platforms() -> Vec<Platform> {
     let mut out = Vec::new();
     for sha256 in Sha256Path::supported() {
         for scrypt in ScryptPath::supported() {
-            out.push(Platform { sha256, scrypt });
+            out.push(Platform::new(sha256, scrypt));
         }
     }
     out
@@ -50,7 +50,7 @@ fn check_header(v: &serde_json::Value, algo: Algorithm) {
     for p in platforms() {
         let mut scratch = ScryptScratch::new();
         let got = match algo {
-            Algorithm::Sha256d => sharecheck::hash::sha256::sha256d_header_with(p.sha256, &bytes),
+            Algorithm::Sha256d => sharecheck::hash::sha256::sha256d_header_with(p.sha256(), &bytes),
             Algorithm::Scrypt => scrypt::scrypt_header_on(p, &bytes, &mut scratch),
         };
         assert_eq!(got, pow.0, "{n}: path {p:?}");

@@ -17,7 +17,7 @@ pub fn hash_pair(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
 /// Folds a stratum branch: `root = sha256d(root ‖ b)` for each entry (the leaf is the
 /// leftmost, as the coinbase always is).
 pub fn fold_branch(leaf: &[u8; 32], branch: &[[u8; 32]]) -> [u8; 32] {
-    sha256::fold_branch_with(Platform::get().sha256, leaf, branch)
+    sha256::fold_branch_with(Platform::get().sha256(), leaf, branch)
 }
 
 /// Folds a branch for the leaf at `index`: at each level the index's low bit says whether

@@ -132,8 +132,8 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     let report = Report {
         threads,
         rounds: ROUNDS,
-        sha256_path: platform.sha256.to_string(),
-        scrypt_path: platform.scrypt.to_string(),
+        sha256_path: platform.sha256().to_string(),
+        scrypt_path: platform.scrypt().to_string(),
         scrypt_hashes_per_s: m[0],
         scrypt_crate_hashes_per_s: m[1],
         scrypt_speedup: m[0] / m[1],

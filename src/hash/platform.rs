@@ -5,8 +5,25 @@ use std::fmt;
 use std::sync::OnceLock;
 
 /// How SHA-256 compressions are computed.
+///
+/// A value is a proof that this CPU can run the path: the SIMD paths are obtainable only
+/// from detection ([`Sha256Path::sha_ni`], [`Sha256Path::avx2_8way`],
+/// [`Sha256Path::supported`]), so no safe code can send a SHA-NI instruction to a CPU
+/// without it.
+///
+/// ```compile_fail
+/// // The SHA-NI path cannot be named, only detected:
+/// let p = sharecheck::hash::Sha256Path(sharecheck::hash::platform::Sha256Kernel::ShaNi);
+/// ```
+/// ```compile_fail
+/// let p = sharecheck::hash::Sha256Path::ShaNi;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Sha256Path {
+pub struct Sha256Path(Sha256Kernel);
+
+/// The SHA-256 kernels; a [`Sha256Path`] names one the CPU was seen to support.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Sha256Kernel {
     /// Plain Rust, any CPU.
     Portable,
     /// Portable for one stream; batches 8 at a time in AVX2 lanes (CPUs without SHA-NI).
@@ -15,9 +32,18 @@ pub enum Sha256Path {
     ShaNi,
 }
 
-/// How scrypt's ROMix (Salsa20/8) is computed.
+/// How scrypt's ROMix (Salsa20/8) is computed. As for [`Sha256Path`], the SIMD paths are
+/// obtainable only from detection.
+///
+/// ```compile_fail
+/// let p = sharecheck::hash::ScryptPath::Avx2x8;
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ScryptPath {
+pub struct ScryptPath(ScryptKernel);
+
+/// The scrypt ROMix kernels; a [`ScryptPath`] names one the CPU was seen to support.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ScryptKernel {
     /// Plain Rust, any CPU, one hash at a time.
     Portable,
     /// SSE2 (every x86-64 CPU): batches hashed 4 at a time, one hash per 32-bit lane.
@@ -28,68 +54,88 @@ pub enum ScryptPath {
 
 impl fmt::Display for Sha256Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Sha256Path::Portable => "portable",
-            Sha256Path::Avx2x8 => "avx2-8way",
-            Sha256Path::ShaNi => "sha-ni",
+        f.write_str(match self.0 {
+            Sha256Kernel::Portable => "portable",
+            Sha256Kernel::Avx2x8 => "avx2-8way",
+            Sha256Kernel::ShaNi => "sha-ni",
         })
     }
 }
 
 impl fmt::Display for ScryptPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ScryptPath::Portable => "portable",
-            ScryptPath::Sse2x4 => "sse2-4way",
-            ScryptPath::Avx2x8 => "avx2-8way",
+        f.write_str(match self.0 {
+            ScryptKernel::Portable => "portable",
+            ScryptKernel::Sse2x4 => "sse2-4way",
+            ScryptKernel::Avx2x8 => "avx2-8way",
         })
     }
 }
 
 impl Sha256Path {
-    /// Every SHA-256 path this CPU can run, slowest first (the last is the best).
-    pub fn supported() -> Vec<Sha256Path> {
-        [Sha256Path::Portable, Sha256Path::Avx2x8, Sha256Path::ShaNi]
-            .into_iter()
-            .filter(|p| p.is_supported())
-            .collect()
+    /// Plain Rust: correct on every CPU.
+    pub const PORTABLE: Sha256Path = Sha256Path(Sha256Kernel::Portable);
+
+    /// The SHA-NI path, if this CPU has the SHA extensions and SSE4.1.
+    pub fn sha_ni() -> Option<Sha256Path> {
+        cpu_has_sha_ni().then_some(Sha256Path(Sha256Kernel::ShaNi))
     }
 
-    /// Whether this CPU can run the path.
-    pub fn is_supported(self) -> bool {
-        match self {
-            Sha256Path::Portable => true,
-            Sha256Path::Avx2x8 => cpu_has_avx2(),
-            Sha256Path::ShaNi => cpu_has_sha_ni(),
-        }
+    /// The AVX2 8-lane batch path, if this CPU has AVX2.
+    pub fn avx2_8way() -> Option<Sha256Path> {
+        cpu_has_avx2().then_some(Sha256Path(Sha256Kernel::Avx2x8))
+    }
+
+    /// Every SHA-256 path this CPU can run, slowest first (the last is the best).
+    pub fn supported() -> Vec<Sha256Path> {
+        [Some(Sha256Path::PORTABLE), Sha256Path::avx2_8way(), Sha256Path::sha_ni()]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// Independent messages a batch kernel of this path hashes together.
     pub fn batch_width(self) -> usize {
-        match self {
-            Sha256Path::Portable => 1,
-            Sha256Path::Avx2x8 => 8,
-            Sha256Path::ShaNi => 2,
+        match self.0 {
+            Sha256Kernel::Portable => 1,
+            Sha256Kernel::Avx2x8 => 8,
+            Sha256Kernel::ShaNi => 2,
         }
+    }
+
+    /// The kernel to dispatch on.
+    #[inline(always)]
+    pub(crate) fn kernel(self) -> Sha256Kernel {
+        self.0
     }
 }
 
 impl ScryptPath {
+    /// Plain Rust, one hash at a time: correct on every CPU.
+    pub const PORTABLE: ScryptPath = ScryptPath(ScryptKernel::Portable);
+
+    /// The SSE2 4-lane batch path (every x86-64 CPU has SSE2).
+    pub fn sse2_4way() -> Option<ScryptPath> {
+        cfg!(target_arch = "x86_64").then_some(ScryptPath(ScryptKernel::Sse2x4))
+    }
+
+    /// The AVX2 8-lane batch path, if this CPU has AVX2.
+    pub fn avx2_8way() -> Option<ScryptPath> {
+        cpu_has_avx2().then_some(ScryptPath(ScryptKernel::Avx2x8))
+    }
+
     /// Every scrypt path this CPU can run, slowest first (the last is the best).
     pub fn supported() -> Vec<ScryptPath> {
-        [ScryptPath::Portable, ScryptPath::Sse2x4, ScryptPath::Avx2x8]
+        [Some(ScryptPath::PORTABLE), ScryptPath::sse2_4way(), ScryptPath::avx2_8way()]
             .into_iter()
-            .filter(|p| p.is_supported())
+            .flatten()
             .collect()
     }
 
-    /// Whether this CPU can run the path.
-    pub fn is_supported(self) -> bool {
-        match self {
-            ScryptPath::Portable => true,
-            ScryptPath::Sse2x4 => cfg!(target_arch = "x86_64"),
-            ScryptPath::Avx2x8 => cpu_has_avx2(),
-        }
+    /// The kernel to dispatch on.
+    #[inline(always)]
+    pub(crate) fn kernel(self) -> ScryptKernel {
+        self.0
     }
 }
 
@@ -115,13 +161,17 @@ fn cpu_has_avx2() -> bool {
     }
 }
 
-/// The kernels in use: one per hash family.
+/// The kernels in use: one per hash family. Built only from paths, which are built only
+/// from detection, so every `Platform` value runs on this CPU.
+///
+/// ```compile_fail
+/// use sharecheck::hash::{Platform, Sha256Path};
+/// let p = Platform { sha256: Sha256Path::PORTABLE, scrypt: Platform::portable().scrypt() };
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Platform {
-    /// SHA-256 compression path.
-    pub sha256: Sha256Path,
-    /// scrypt ROMix path.
-    pub scrypt: ScryptPath,
+    sha256: Sha256Path,
+    scrypt: ScryptPath,
 }
 
 static DETECTED: OnceLock<Platform> = OnceLock::new();
@@ -168,6 +218,23 @@ impl Platform {
         p
     }
 
+    /// A platform of chosen (detected) paths: how tests and benchmarks force a kernel.
+    pub const fn new(sha256: Sha256Path, scrypt: ScryptPath) -> Platform {
+        Platform { sha256, scrypt }
+    }
+
+    /// The SHA-256 path.
+    #[inline(always)]
+    pub fn sha256(&self) -> Sha256Path {
+        self.sha256
+    }
+
+    /// The scrypt path.
+    #[inline(always)]
+    pub fn scrypt(&self) -> ScryptPath {
+        self.scrypt
+    }
+
     /// Detects the best kernels now (uncached).
     pub fn detect() -> Platform {
         Platform {
@@ -178,6 +245,6 @@ impl Platform {
 
     /// The portable kernels: correct on every CPU.
     pub const fn portable() -> Platform {
-        Platform { sha256: Sha256Path::Portable, scrypt: ScryptPath::Portable }
+        Platform { sha256: Sha256Path::PORTABLE, scrypt: ScryptPath::PORTABLE }
     }
 }

@@ -66,7 +66,7 @@ impl Validator {
     /// time as the SHA-256 path has lanes, grouping shares with equal branch lengths
     /// (shares of one job always are). No allocation: groups live on the stack.
     fn fold_merkle_branches<'p>(&self, prepared: impl Iterator<Item = &'p mut Prepared>) {
-        let path = Platform::get().sha256;
+        let path = Platform::get().sha256();
         let width = path.batch_width().clamp(1, GROUP);
         let mut group: [Option<&mut ReadyShare>; GROUP] = Default::default();
         let mut len = 0;

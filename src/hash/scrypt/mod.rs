@@ -12,7 +12,7 @@ mod x86_lanes;
 
 use std::cell::RefCell;
 
-use super::platform::{Platform, ScryptPath};
+use super::platform::{Platform, ScryptKernel};
 use pbkdf2::HeaderHmac;
 
 /// N of Litecoin's scrypt.
@@ -58,10 +58,10 @@ pub fn scrypt_header_on(
     header: &[u8; 80],
     scratch: &mut ScryptScratch,
 ) -> [u8; 32] {
-    let hmac = HeaderHmac::new(platform.sha256, header);
+    let hmac = HeaderHmac::new(platform.sha256(), header);
     let mut x = hmac.derive_romix_input();
     // Lane kernels only pay off on batches (`scrypt_headers_on`): one hash always runs
-    // the portable ROMix, whatever `platform.scrypt` says.
+    // the portable ROMix, whatever `platform.scrypt()` says.
     romix::romix_1024_r1(&mut x, scratch);
     hmac.derive_output(&x)
 }
@@ -101,17 +101,17 @@ pub fn scrypt_headers_on(
     scratch: &mut ScryptBatchScratch,
 ) {
     assert_eq!(headers.len(), out.len(), "one output per header");
-    match platform.scrypt {
-        // SAFETY (both arms): a path is only ever constructed after the CPU reported its
-        // extension (SSE2 is part of x86-64).
+    match platform.scrypt().kernel() {
+        // SAFETY (both arms): a lane path comes only from detection (`ScryptPath::avx2_8way`
+        // after the CPU reported AVX2; SSE2 is part of x86-64).
         #[cfg(target_arch = "x86_64")]
-        ScryptPath::Avx2x8 => {
+        ScryptKernel::Avx2x8 => {
             use x86_lanes::avx2::{LANES, SCRATCH_WORDS, romix};
             let kernel: unsafe fn(&mut [[u32; 32]; LANES], &mut [u32]) = romix;
             hash_in_lanes::<LANES>(platform, headers, out, scratch, SCRATCH_WORDS, kernel);
         }
         #[cfg(target_arch = "x86_64")]
-        ScryptPath::Sse2x4 => {
+        ScryptKernel::Sse2x4 => {
             use x86_lanes::sse2::{LANES, SCRATCH_WORDS, romix};
             let kernel: unsafe fn(&mut [[u32; 32]; LANES], &mut [u32]) = romix;
             hash_in_lanes::<LANES>(platform, headers, out, scratch, SCRATCH_WORDS, kernel);
@@ -147,7 +147,7 @@ fn hash_in_lanes<const L: usize>(
         }
         let last = group.len() - 1;
         let hmacs: [HeaderHmac; L] =
-            core::array::from_fn(|l| HeaderHmac::new(platform.sha256, &group[l.min(last)]));
+            core::array::from_fn(|l| HeaderHmac::new(platform.sha256(), &group[l.min(last)]));
         let mut blocks: [[u32; 32]; L] = core::array::from_fn(|l| hmacs[l].derive_romix_input());
         // SAFETY: the caller passes the kernel of a path this CPU supports.
         unsafe { kernel(&mut blocks, &mut scratch.lanes) };

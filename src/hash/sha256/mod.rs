@@ -8,7 +8,7 @@ pub(crate) mod x86_avx2;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub(crate) mod x86_shani;
 
-use super::platform::{Platform, Sha256Path};
+use super::platform::{Platform, Sha256Kernel, Sha256Path};
 
 /// The SHA-256 initial hash value (FIPS 180-4 §5.3.3).
 pub(crate) const H0: [u32; 8] = [
@@ -87,10 +87,10 @@ pub(crate) fn state_to_bytes(state: &[u32; 8]) -> [u8; 32] {
 /// Compresses whole 64-byte blocks into `state` on the given path.
 #[inline]
 pub(crate) fn compress_blocks(path: Sha256Path, state: &mut [u32; 8], blocks: &[[u8; 64]]) {
-    match path {
+    match path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
-        Sha256Path::ShaNi => unsafe { x86_shani::compress_blocks(state, blocks) },
+        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+        Sha256Kernel::ShaNi => unsafe { x86_shani::compress_blocks(state, blocks) },
         _ => portable::compress_blocks(state, blocks),
     }
 }
@@ -98,10 +98,10 @@ pub(crate) fn compress_blocks(path: Sha256Path, state: &mut [u32; 8], blocks: &[
 /// Compresses one block given as 16 decoded words on the given path.
 #[inline]
 pub(crate) fn compress_words_on(path: Sha256Path, state: &mut [u32; 8], words: &[u32; 16]) {
-    match path {
+    match path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
-        Sha256Path::ShaNi => unsafe { x86_shani::compress_words(state, words) },
+        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+        Sha256Kernel::ShaNi => unsafe { x86_shani::compress_words(state, words) },
         _ => portable::compress_words(state, words),
     }
 }
@@ -110,6 +110,7 @@ pub(crate) fn compress_words_on(path: Sha256Path, state: &mut [u32; 8], words: &
 /// the tail of a message changes (coinb1‖extranonce1 per job, the first header block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Midstate {
+    path: Sha256Path,
     state: [u32; 8],
     blocks: u64,
 }
@@ -119,7 +120,7 @@ impl Midstate {
     /// number of bytes it consumed; the rest (`prefix.len() % 64` bytes) is left to the
     /// caller to pass on to [`Midstate::resume`].
     pub fn of_prefix(prefix: &[u8]) -> (Midstate, usize) {
-        Self::of_prefix_with(Platform::get().sha256, prefix)
+        Self::of_prefix_with(Platform::get().sha256(), prefix)
     }
 
     /// [`Midstate::of_prefix`] on a chosen SHA-256 path.
@@ -128,7 +129,7 @@ impl Midstate {
         let (blocks, _) = prefix[..whole * 64].as_chunks::<64>();
         let mut state = H0;
         compress_blocks(path, &mut state, blocks);
-        (Midstate { state, blocks: whole as u64 }, whole * 64)
+        (Midstate { path, state, blocks: whole as u64 }, whole * 64)
     }
 
     /// The raw state words.
@@ -141,10 +142,10 @@ impl Midstate {
         self.blocks * 64
     }
 
-    /// A streaming hasher that continues from this midstate.
+    /// A streaming hasher that continues from this midstate, on the path it was built on.
     pub fn resume(&self) -> Sha256 {
         Sha256 {
-            path: Platform::get().sha256,
+            path: self.path,
             state: self.state,
             buffer: [0; 64],
             buffered: 0,
@@ -172,12 +173,17 @@ impl Default for Sha256 {
 impl Sha256 {
     /// A new hasher on the detected best path.
     pub fn new() -> Self {
-        Self::with_path(Platform::get().sha256)
+        Self::with_path(Platform::get().sha256())
     }
 
     /// A new hasher on a chosen path.
     pub fn with_path(path: Sha256Path) -> Self {
         Sha256 { path, state: H0, buffer: [0; 64], buffered: 0, total: 0 }
+    }
+
+    /// The path this hasher compresses on.
+    pub fn path(&self) -> Sha256Path {
+        self.path
     }
 
     /// Absorbs `data`.
@@ -253,20 +259,20 @@ pub fn sha256d(data: &[u8]) -> [u8; 32] {
 /// SHA-256d of an 80-byte block header, in internal byte order.
 #[inline]
 pub fn sha256d_header(header: &[u8; 80]) -> [u8; 32] {
-    sha256d_header_with(Platform::get().sha256, header)
+    sha256d_header_with(Platform::get().sha256(), header)
 }
 
 /// [`sha256d_header`] on a chosen path.
 pub fn sha256d_header_with(path: Sha256Path, header: &[u8; 80]) -> [u8; 32] {
-    match path {
+    match path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
-        Sha256Path::ShaNi => state_to_bytes(&unsafe { x86_shani::sha256d_header(header) }),
+        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+        Sha256Kernel::ShaNi => state_to_bytes(&unsafe { x86_shani::sha256d_header(header) }),
         _ => {
             let mut state = H0;
             portable::compress_blocks(&mut state, &[header[..64].try_into().unwrap()]); // infallible: fixed-size range
             portable::compress_words(&mut state, &header_tail_words(header));
-            state_to_bytes(&hash_digest_words(Sha256Path::Portable, &state))
+            state_to_bytes(&hash_digest_words(Sha256Path::PORTABLE, &state))
         }
     }
 }
@@ -274,42 +280,42 @@ pub fn sha256d_header_with(path: Sha256Path, header: &[u8; 80]) -> [u8; 32] {
 /// SHA-256d of a 64-byte message (one merkle step: `left ‖ right`), internal byte order.
 #[inline]
 pub fn sha256d_64(message: &[u8; 64]) -> [u8; 32] {
-    sha256d_64_with(Platform::get().sha256, message)
+    sha256d_64_with(Platform::get().sha256(), message)
 }
 
 /// [`sha256d_64`] on a chosen path.
 pub fn sha256d_64_with(path: Sha256Path, message: &[u8; 64]) -> [u8; 32] {
-    match path {
+    match path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
-        Sha256Path::ShaNi => state_to_bytes(&unsafe { x86_shani::sha256d_64(message) }),
+        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+        Sha256Kernel::ShaNi => state_to_bytes(&unsafe { x86_shani::sha256d_64(message) }),
         _ => {
             let mut state = H0;
             portable::compress_blocks(&mut state, &[*message]);
             portable::compress_padding_64(&mut state);
-            state_to_bytes(&hash_digest_words(Sha256Path::Portable, &state))
+            state_to_bytes(&hash_digest_words(Sha256Path::PORTABLE, &state))
         }
     }
 }
 
 /// SHA-256d of many 80-byte headers: `out[i]` for `headers[i]`.
 pub fn sha256d_headers(headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
-    sha256d_headers_with(Platform::get().sha256, headers, out)
+    sha256d_headers_with(Platform::get().sha256(), headers, out)
 }
 
 /// [`sha256d_headers`] on a chosen path.
 pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[u8; 32]]) {
     assert_eq!(headers.len(), out.len(), "one output per header");
     #[cfg(target_arch = "x86_64")]
-    if path == Sha256Path::Avx2x8 {
+    if path.kernel() == Sha256Kernel::Avx2x8 {
         let (groups, rest) = headers.as_chunks::<8>();
         let (out_groups, out_rest) = out.as_chunks_mut::<8>();
         for (group, outs) in groups.iter().zip(out_groups.iter_mut()) {
-            // SAFETY: an `Avx2x8` path is only ever constructed after the CPU reported AVX2.
+            // SAFETY: `Avx2x8` paths come only from `Sha256Path::avx2_8way` (the CPU has AVX2).
             *outs = unsafe { x86_avx2::sha256d_headers_x8(group.each_ref()) };
         }
         for (h, o) in rest.iter().zip(out_rest.iter_mut()) {
-            *o = sha256d_header_with(Sha256Path::Portable, h);
+            *o = sha256d_header_with(Sha256Path::PORTABLE, h);
         }
         return;
     }
@@ -326,10 +332,10 @@ pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[
 /// Hashes two headers at once where the path interleaves streams.
 #[inline]
 fn sha256d_header_pair(path: Sha256Path, h0: &[u8; 80], h1: &[u8; 80]) -> ([u8; 32], [u8; 32]) {
-    match path {
+    match path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        Sha256Path::ShaNi => {
-            // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
+        Sha256Kernel::ShaNi => {
+            // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
             let (a, b) = unsafe { x86_shani::sha256d_header_x2(h0, h1) };
             (state_to_bytes(&a), state_to_bytes(&b))
         }
@@ -360,10 +366,10 @@ pub fn fold_branch_pair(
     branch1: &[[u8; 32]],
 ) -> ([u8; 32], [u8; 32]) {
     assert_eq!(branch0.len(), branch1.len(), "branches of equal length");
-    match path {
+    match path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: a `ShaNi` path is only ever constructed after the CPU reported SHA and SSE4.1.
-        Sha256Path::ShaNi => unsafe { x86_shani::fold_branch_x2(leaf0, branch0, leaf1, branch1) },
+        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+        Sha256Kernel::ShaNi => unsafe { x86_shani::fold_branch_x2(leaf0, branch0, leaf1, branch1) },
         _ => (fold_branch_with(path, leaf0, branch0), fold_branch_with(path, leaf1, branch1)),
     }
 }
@@ -374,15 +380,15 @@ pub fn fold_branch_pair(
 pub fn fold_branch_group(path: Sha256Path, items: &mut [([u8; 32], &[[u8; 32]])]) {
     let Some(depth) = items.first().map(|(_, b)| b.len()) else { return };
     assert!(items.iter().all(|(_, b)| b.len() == depth), "branches of equal length");
-    match path {
+    match path.kernel() {
         #[cfg(target_arch = "x86_64")]
-        Sha256Path::Avx2x8 if items.len() > 1 => {
+        Sha256Kernel::Avx2x8 if items.len() > 1 => {
             for group in items.chunks_mut(8) {
                 // A partial group is padded with its last share.
                 let last = group.len() - 1;
                 let leaves: [&[u8; 32]; 8] = core::array::from_fn(|l| &group[l.min(last)].0);
                 let branches: [&[[u8; 32]]; 8] = core::array::from_fn(|l| group[l.min(last)].1);
-                // SAFETY: an `Avx2x8` path is only ever constructed after the CPU reported AVX2.
+                // SAFETY: `Avx2x8` paths come only from `Sha256Path::avx2_8way` (the CPU has AVX2).
                 let roots = unsafe { x86_avx2::fold_branches_x8(leaves, branches) };
                 for (item, root) in group.iter_mut().zip(roots) {
                     item.0 = root;

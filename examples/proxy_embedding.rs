@@ -20,7 +20,7 @@ fn main() -> Result<(), sharecheck::Error> {
     let mut miner = validator.new_session();
     let subscribed = json!([[["mining.notify", "57a6f098"]], "57a6f098", 4]);
     let s = SubscribeResult::from_result(&subscribed)?;
-    miner.set_extranonce(s.extranonce1, s.extranonce2_size);
+    miner.set_extranonce(s.extranonce1, s.extranonce2_size)?;
     let configured = json!({"version-rolling": true, "version-rolling.mask": "1fffe000"});
     miner.set_version_mask(ConfigureResult::from_result(&configured)?.version_mask);
     validator.set_difficulty(&mut miner, set_difficulty_from_params(&json!([512]))?)?;

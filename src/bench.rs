@@ -66,12 +66,13 @@ impl ShareWorkload {
         // The job is refreshed after each pass over the submits: reserve room for them all.
         let config = ValidatorConfig {
             max_shares_per_job: usize::MAX,
+            max_shares_per_connection: usize::MAX,
             reserve_shares_per_job: count,
             ..ValidatorConfig::default()
         };
         let validator = Validator::new(algorithm, config);
         let mut session = validator.new_session();
-        session.set_extranonce(vec![0xf8, 0x00, 0x2c, 0x90], 4);
+        session.set_extranonce(vec![0xf8, 0x00, 0x2c, 0x90], 4).expect("4 + 4 bytes are in bounds"); // invariant: see message
         validator.set_difficulty(&mut session, 1e-30).expect("positive difficulty"); // invariant: see message
         validator.notify(notify.clone()).expect("bench job fits the limits"); // invariant: see message
         let ntime = format!("{:08x}", notify.ntime);
@@ -88,9 +89,12 @@ impl ShareWorkload {
         ShareWorkload { validator, session, submits, notify }
     }
 
-    /// Notifies the job again with `clean_jobs`: its duplicate filter starts empty, so the
-    /// same submits are fresh shares again.
+    /// Makes the job new again, so the same submits are fresh shares: another job with
+    /// `clean_jobs` retires it, then it is notified again (an identical re-notify of a
+    /// live job would keep its duplicate filter).
     pub fn refresh(&self) {
+        let other = Notify { job_id: "bench-interlude".into(), ..self.notify.clone() };
+        self.validator.notify(other).expect("bench job fits the limits"); // invariant: see message
         self.validator.notify(self.notify.clone()).expect("bench job fits the limits"); // invariant: see message
     }
 

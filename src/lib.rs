@@ -18,7 +18,7 @@
 //!
 //! let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
 //! let mut miner = validator.new_session();
-//! miner.set_extranonce(hex::decode("57a6f098")?, 4); // mining.subscribe result
+//! miner.set_extranonce(hex::decode("57a6f098")?, 4)?; // mining.subscribe result
 //! miner.set_version_mask(Some(0x1fffe000)); // mining.configure result
 //! validator.set_difficulty(&mut miner, 512.0)?;
 //! validator.notify(Notify::from_params(&json!(["1",

@@ -239,7 +239,7 @@ impl<'v> Replayer<'v> {
                 }
                 "mining.set_extranonce" => {
                     let s = SetExtranonce::from_params(&params)?;
-                    self.session.set_extranonce(s.extranonce1, s.extranonce2_size);
+                    self.session.set_extranonce(s.extranonce1, s.extranonce2_size)?;
                 }
                 "mining.set_version_mask" => {
                     self.session.set_version_mask(Some(set_version_mask_from_params(&params)?));
@@ -252,7 +252,7 @@ impl<'v> Replayer<'v> {
             Message::Response { id, result, error } => match self.pending.remove(&id_key(&id)) {
                 Some(Pending::Subscribe) if error.is_null() && !result.is_null() => {
                     let s = SubscribeResult::from_result(&result)?;
-                    self.session.set_extranonce(s.extranonce1, s.extranonce2_size);
+                    self.session.set_extranonce(s.extranonce1, s.extranonce2_size)?;
                 }
                 Some(Pending::Configure) if error.is_null() && !result.is_null() => {
                     let c = ConfigureResult::from_result(&result)?;

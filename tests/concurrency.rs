@@ -17,9 +17,13 @@ const EN1: &str = "0a0b0c0d";
 const LOG2_EASY: u32 = 24;
 
 fn setup(job: &TestJob) -> (Validator, Session) {
-    let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+    setup_with(job, ValidatorConfig::default())
+}
+
+fn setup_with(job: &TestJob, config: ValidatorConfig) -> (Validator, Session) {
+    let validator = Validator::new(Algorithm::Sha256d, config);
     let mut session = validator.new_session();
-    session.set_extranonce(hex::decode(EN1).unwrap(), 4);
+    session.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
     validator.set_difficulty(&mut session, 1.0 / (1u64 << LOG2_EASY) as f64).unwrap();
     let notify: Value = serde_json::from_str(&job.notify(true)).unwrap();
     validator.notify(Notify::from_params(&notify["params"]).unwrap()).unwrap();
@@ -109,13 +113,37 @@ fn arb_submit() -> impl Strategy<Value = Submit> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
+    /// Small filters and allowances fill within a batch: the shares after the one that
+    /// fills them must still get what sequential checks give. Two connections share the
+    /// job (their own allowances, one filter).
     #[test]
-    fn batch_equals_sequential(submits in prop::collection::vec(arb_submit(), 0..40)) {
+    fn batch_equals_sequential(
+        submits in prop::collection::vec((arb_submit(), any::<bool>()), 0..40),
+        max_shares_per_job in prop_oneof![Just(1usize << 20), 1usize..8],
+        max_shares_per_connection in prop_oneof![Just(1usize << 14), 1usize..6],
+    ) {
         let job = &shares_pool().0;
-        let (sequential_validator, session_a) = setup(job);
-        let sequential: Vec<_> = submits.iter().map(|s| sequential_validator.check(&session_a, s)).collect();
-        let (batch_validator, session_b) = setup(job);
-        let items: Vec<(&Session, &Submit)> = submits.iter().map(|s| (&session_b, s)).collect();
+        let config = ValidatorConfig {
+            max_shares_per_job,
+            max_shares_per_connection,
+            ..ValidatorConfig::default()
+        };
+        let connections = |validator: &Validator, first: Session| {
+            let mut second = validator.new_session();
+            second.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+            validator.set_difficulty(&mut second, 1.0 / (1u64 << LOG2_EASY) as f64).unwrap();
+            [first, second]
+        };
+        let (sequential_validator, first) = setup_with(job, config.clone());
+        let seq_sessions = connections(&sequential_validator, first);
+        let sequential: Vec<_> = submits
+            .iter()
+            .map(|(s, second)| sequential_validator.check(&seq_sessions[*second as usize], s))
+            .collect();
+        let (batch_validator, first) = setup_with(job, config);
+        let batch_sessions = connections(&batch_validator, first);
+        let items: Vec<(&Session, &Submit)> =
+            submits.iter().map(|(s, second)| (&batch_sessions[*second as usize], s)).collect();
         let batch = batch_validator.check_batch(&items);
         prop_assert_eq!(batch, sequential);
     }

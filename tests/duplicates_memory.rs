@@ -43,8 +43,17 @@ fn live_bytes() -> isize {
     LIVE_BYTES.with(Cell::get)
 }
 
+/// A key shaped like a real share's PoW hash (internal order = little-endian integer):
+/// uniform low bytes, the top 8 bytes zero (difficulty ~2^32 in SHA-256d terms, as pool
+/// shares are; any share that meets a realistic target has zero high bytes).
+fn share_hash(i: u64) -> [u8; 32] {
+    let mut h = pseudo_hash(i);
+    h[24..].fill(0);
+    h
+}
+
 fn pseudo_hash(i: u64) -> [u8; 32] {
-    // SplitMix64 stream: uniformly spread keys, as PoW hashes are.
+    // SplitMix64 stream: uniformly spread bytes.
     let mut out = [0u8; 32];
     let mut z = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     for chunk in out.chunks_mut(8) {
@@ -63,10 +72,10 @@ fn bytes_per_remembered_share() {
     let before = live_bytes();
     let filter = DuplicateFilter::new(1 << 20);
     for i in 0..n {
-        assert_eq!(filter.remember(&pseudo_hash(i)), Remembered::New);
+        assert_eq!(filter.remember(&share_hash(i)), Remembered::New);
     }
     for i in (0..n).step_by(1000) {
-        assert_eq!(filter.remember(&pseudo_hash(i)), Remembered::Duplicate);
+        assert_eq!(filter.remember(&share_hash(i)), Remembered::Duplicate);
     }
     let measured = (live_bytes() - before) as f64;
     let per_share = measured / n as f64;
@@ -90,7 +99,7 @@ fn reserved_room_per_job() {
     // Within the reserve, remembering allocates nothing.
     let after_reserve = live_bytes();
     for i in 0..2048 {
-        filter.remember(&pseudo_hash(i));
+        filter.remember(&share_hash(i));
     }
     assert_eq!(live_bytes(), after_reserve);
 }
@@ -99,9 +108,9 @@ fn reserved_room_per_job() {
 fn filter_is_bounded() {
     let filter = DuplicateFilter::new(100);
     for i in 0..100 {
-        assert_eq!(filter.remember(&pseudo_hash(i)), Remembered::New);
+        assert_eq!(filter.remember(&share_hash(i)), Remembered::New);
     }
-    assert_eq!(filter.remember(&pseudo_hash(1000)), Remembered::Full);
-    assert_eq!(filter.remember(&pseudo_hash(5)), Remembered::Duplicate);
+    assert_eq!(filter.remember(&share_hash(1000)), Remembered::Full);
+    assert_eq!(filter.remember(&share_hash(5)), Remembered::Duplicate);
     assert_eq!(filter.len(), 100);
 }

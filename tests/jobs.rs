@@ -1,5 +1,7 @@
 //! The job registry: limits refuse a notify with an error, old jobs retire to `stale`.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use sharecheck::stratum::Notify;
 use sharecheck::validate::{JobLookup, Validator, ValidatorConfig};
@@ -70,17 +72,44 @@ fn malformed_notify_is_a_typed_error() {
 }
 
 #[test]
-fn retiring_a_job_leaves_a_newer_job_with_the_same_id_live() {
+fn identical_renotify_keeps_the_job_and_its_filter() {
+    let v = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+    v.notify(notify("j", 10, 1, false)).unwrap();
+    v.notify(notify("other", 10, 1, false)).unwrap();
+    let JobLookup::Live(first) = v.jobs().lookup("j") else { panic!("j is live") };
+    // The pool re-broadcasts the same job: the same entry (sequence number, filter).
+    v.notify(notify("j", 10, 1, false)).unwrap();
+    let JobLookup::Live(again) = v.jobs().lookup("j") else { panic!("j is live") };
+    assert!(Arc::ptr_eq(&first, &again), "an identical re-notify keeps the job");
+    assert_eq!(v.jobs().next_seq(), 2, "no new sequence number");
+    // Identical, with clean_jobs: every other job retires, this one stays as it was.
+    v.notify(notify("j", 10, 1, true)).unwrap();
+    let JobLookup::Live(cleaned) = v.jobs().lookup("j") else { panic!("j stays live") };
+    assert!(Arc::ptr_eq(&first, &cleaned));
+    assert!(!first.is_stale());
+    assert!(matches!(v.jobs().lookup("other"), JobLookup::Stale));
+    assert_eq!(v.jobs().live_count(), 1);
+}
+
+#[test]
+fn a_different_job_under_a_reused_id_replaces_it() {
     let v = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
     v.notify(notify("j", 10, 1, false)).unwrap();
     let JobLookup::Live(old) = v.jobs().lookup("j") else { panic!("j is live") };
-    // The pool re-uses the id; then the old job is retired (its filter filled up).
-    v.notify(notify("j", 10, 1, false)).unwrap();
-    v.jobs().retire_entry(&old, v.config());
+    // Same id, another coinbase: a new job.
+    v.notify(notify("j", 11, 1, false)).unwrap();
+    let JobLookup::Live(new) = v.jobs().lookup("j") else { panic!("the new j is live") };
+    assert!(!Arc::ptr_eq(&old, &new));
     assert!(old.is_stale());
-    let JobLookup::Live(new) = v.jobs().lookup("j") else { panic!("the newer j stays live") };
-    assert!(!std::sync::Arc::ptr_eq(&old, &new));
-    // Retiring the live one retires the id.
-    v.jobs().retire_entry(&new, v.config());
-    assert!(matches!(v.jobs().lookup("j"), JobLookup::Stale));
+    assert_eq!((old.seq, new.seq), (0, 1));
+    assert_eq!(v.jobs().live_count(), 1);
+}
+
+#[test]
+fn extranonces_count_toward_the_coinbase_limit() {
+    // 1000 bytes allowed: coinb1 (4) + coinb2 + 2 × 32 bytes of extranonces.
+    let config = ValidatorConfig { max_coinbase_bytes: 1000, ..Default::default() };
+    let v = Validator::new(Algorithm::Sha256d, config);
+    assert!(v.notify(notify("fits", 1000 - 4 - 64, 1, false)).is_ok());
+    assert!(matches!(v.notify(notify("over", 1000 - 4 - 63, 1, false)), Err(Error::JobRefused(_))));
 }

@@ -359,7 +359,7 @@ fn every_submit_gets_exactly_one_verdict_even_among_bad_lines() {
 }
 
 #[test]
-fn a_job_whose_duplicate_filter_is_full_retires_as_stale() {
+fn a_share_beyond_a_full_duplicate_filter_is_stale() {
     let job = TestJob::new("j1");
     let shares: Vec<_> =
         (1..=3).map(|en2| share(&job, en2, job.ntime, &zero(), &t(LOG2_EASY))).collect();
@@ -371,7 +371,8 @@ fn a_job_whose_duplicate_filter_is_full_retires_as_stale() {
     let r = s.replay(config);
     assert_eq!(outcome(&r[0]), ACCEPTED);
     assert_eq!(outcome(&r[1]), ACCEPTED);
-    // The third distinct share does not fit: the job retires, the miner moves on.
+    // The third distinct share does not fit: it cannot be remembered, so it cannot be
+    // accepted; `stale` tells the miner to move on to newer work.
     assert_eq!(outcome(&r[2]), rejected("stale", 21));
     assert!(r[2].hash.is_some());
 }

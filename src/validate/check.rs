@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::config::ValidatorConfig;
 use super::duplicates::Remembered;
 use super::job::{JobEntry, JobLookup, JobRegistry, PreparedJob};
-use super::session::{DifficultyEpoch, Session};
+use super::session::{DifficultyEpoch, Session, SessionJob};
 use super::verdict::{BlockSolution, Outcome, Reason, Verdict};
 use crate::chain::header::roll_version;
 use crate::chain::{Algorithm, Hash256, coinbase, merkle};
@@ -34,7 +34,7 @@ pub struct Validator {
 /// and waits for the duplicate filter.
 pub(crate) enum Evaluated {
     Final(Verdict),
-    Passed { entry: Arc<JobEntry>, verdict: Verdict },
+    Passed { entry: Arc<JobEntry>, session_job: Arc<SessionJob>, verdict: Verdict },
 }
 
 impl Validator {
@@ -62,7 +62,9 @@ impl Validator {
     pub fn new_session(&self) -> Session {
         let target = self.algorithm.diff1_target();
         let initial = DifficultyEpoch { from_seq: 0, difficulty: 1.0, target };
-        Session::new(initial, self.config.max_live_jobs)
+        // Room for the per-job state of every live job and a few just retired.
+        let job_slots = self.config.max_live_jobs + 4;
+        Session::new(initial, job_slots, self.config.max_shares_per_connection)
     }
 
     /// `mining.notify`: registers the job (refused with an error past the limits).
@@ -100,19 +102,27 @@ impl Validator {
     pub(crate) fn commit(&self, evaluated: Evaluated) -> Verdict {
         match evaluated {
             Evaluated::Final(v) => v,
-            Evaluated::Passed { entry, mut verdict } => {
+            Evaluated::Passed { entry, session_job, mut verdict } => {
                 let key = verdict.pow_hash.expect("a passed share was hashed").0; // invariant: see message
-                match entry.duplicates.remember(&key) {
+                let allowance = &session_job.allowance;
+                let remembered = if verdict.outcome == Outcome::Block {
+                    // A block is never refused: it passes every limit.
+                    entry.duplicates.remember_block(&key, Some(allowance))
+                } else {
+                    entry.duplicates.remember_share(&key, allowance)
+                };
+                match remembered {
                     Remembered::New => verdict,
                     Remembered::Duplicate => {
                         verdict.outcome = Outcome::Rejected(Reason::Duplicate);
                         verdict.block = None;
                         verdict
                     }
-                    Remembered::Full => {
-                        // The job has collected its limit of shares: retire it, so the
-                        // miner is told to move on rather than risk an unchecked repeat.
-                        self.jobs.retire_entry(&entry, &self.config);
+                    Remembered::Full | Remembered::AllowanceSpent => {
+                        // The job (or this connection's allowance on it) holds its limit
+                        // of shares: an unremembered share cannot be accepted, so the
+                        // miner is told to move on to newer work. The job stays live for
+                        // everyone else, and blocks are still taken.
                         verdict.outcome = Outcome::Rejected(Reason::Stale);
                         verdict.block = None;
                         verdict
@@ -189,8 +199,8 @@ impl Validator {
         if hex::decode_to_slice(&submit.extranonce2, &mut extranonce2[..en2_len]).is_err() {
             return reject(Reason::Malformed);
         }
-        let prefix = session.coinbase_prefix(entry.seq, &job.coinb1, extranonce1);
-        let coinbase_txid = prefix.txid(&extranonce2[..en2_len], &job.coinb2);
+        let session_job = session.job_state(entry.seq, &job.coinb1, extranonce1);
+        let coinbase_txid = session_job.prefix.txid(&extranonce2[..en2_len], &job.coinb2);
         let mut header = [0u8; 80];
         header[0..4].copy_from_slice(&version.to_le_bytes());
         header[4..36].copy_from_slice(&job.prevhash.0);
@@ -199,6 +209,7 @@ impl Validator {
         header[76..80].copy_from_slice(&nonce.to_le_bytes());
         Prepared::Ready(ReadyShare {
             entry,
+            session_job,
             coinbase_txid,
             header,
             extranonce2,
@@ -208,7 +219,7 @@ impl Validator {
 
     /// Step 7, given the PoW hash of the prepared header.
     pub(crate) fn judge(&self, session: &Session, share: ReadyShare, pow: &[u8; 32]) -> Evaluated {
-        let ReadyShare { entry, header, extranonce2, extranonce2_len, .. } = share;
+        let ReadyShare { entry, session_job, header, extranonce2, extranonce2_len, .. } = share;
         let job = &entry.job;
         let share_difficulty = self.algorithm.share_difficulty(pow);
         // The easier of the difficulty at notify and now; a block is never refused for
@@ -241,7 +252,7 @@ impl Validator {
                 ),
             }));
         }
-        Evaluated::Passed { entry, verdict }
+        Evaluated::Passed { entry, session_job, verdict }
     }
 }
 
@@ -249,6 +260,7 @@ impl Validator {
 /// LE32 ntime | LE32 nbits | LE32 nonce`) waits for the merkle root, then the PoW hash.
 pub(crate) struct ReadyShare {
     pub(crate) entry: Arc<JobEntry>,
+    session_job: Arc<SessionJob>,
     pub(crate) coinbase_txid: [u8; 32],
     pub(crate) header: [u8; 80],
     extranonce2: [u8; MAX_EXTRANONCE2],

@@ -15,9 +15,15 @@ pub struct ValidatorConfig {
     pub max_coinbase_bytes: usize,
     /// Longest merkle branch accepted (default 32: 2^32 transactions).
     pub max_branch_len: usize,
-    /// Distinct shares remembered per job; a job that reaches it is retired and its
-    /// further shares are `stale` (default 1 048 576).
+    /// Distinct shares remembered per job (default 1 048 576): once a job's filter holds
+    /// that many, its further shares are `stale` (not remembered, so not acceptable);
+    /// blocks are always accepted. Bounds a job's memory.
     pub max_shares_per_job: usize,
+    /// Distinct shares one connection may have remembered per job (default 16 384): past
+    /// it, that connection's further shares of the job are `stale`, so a miner flooding
+    /// at a very low difficulty exhausts its own allowance, not the job for everyone.
+    /// Blocks are always accepted.
+    pub max_shares_per_connection: usize,
     /// Shares each job's duplicate filter has room for from the start (default 2048,
     /// about 132 KiB a job): until a job collects more, remembering a share allocates
     /// nothing; past it the filter grows by doubling.
@@ -33,6 +39,7 @@ impl Default for ValidatorConfig {
             max_coinbase_bytes: 100_000,
             max_branch_len: 32,
             max_shares_per_job: 1 << 20,
+            max_shares_per_connection: 1 << 14,
             reserve_shares_per_job: 2048,
         }
     }

@@ -11,9 +11,10 @@ use super::duplicates::DuplicateFilter;
 use crate::chain::{CompactTarget, Hash256, Target};
 use crate::error::Error;
 use crate::stratum::Notify;
+use crate::stratum::wire::MAX_EXTRANONCE_BYTES;
 
 /// A job as the check needs it: everything that does not depend on the miner's fields.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PreparedJob {
     /// Job id.
     pub id: String,
@@ -38,10 +39,12 @@ pub struct PreparedJob {
 impl PreparedJob {
     /// Checks a notify against the limits and precomputes what it can.
     pub fn new(notify: Notify, config: &ValidatorConfig) -> Result<PreparedJob, Error> {
-        let coinbase = notify.coinb1.len() + notify.coinb2.len();
+        // The extranonces a connection adds count too: a whole coinbase stays in bounds.
+        let coinbase = notify.coinb1.len() + notify.coinb2.len() + 2 * MAX_EXTRANONCE_BYTES;
         if coinbase > config.max_coinbase_bytes {
             return Err(Error::JobRefused(format!(
-                "job {:?}: coinbase parts are {coinbase} bytes, limit {}",
+                "job {:?}: coinbase of up to {coinbase} bytes (coinb1, coinb2 and \
+                 {MAX_EXTRANONCE_BYTES} bytes for each extranonce), limit {}",
                 notify.job_id, config.max_coinbase_bytes
             )));
         }
@@ -145,20 +148,32 @@ impl JobRegistry {
         jobs.live.values().map(|e| e.seq).min().unwrap_or_else(|| self.next_seq())
     }
 
-    /// Adds a job. `clean_jobs` retires every earlier job; a re-used id replaces its
-    /// predecessor (whose shares are forgotten); past the live limit the oldest retires.
+    /// Adds a job. `clean_jobs` retires every earlier job; past the live limit the oldest
+    /// retires. A re-used id with a different job replaces its predecessor (whose shares
+    /// are forgotten); the identical job notified again (pools re-broadcast on reconnect
+    /// or periodically) keeps its entry: same sequence number, same duplicate filter.
     pub fn add(
         &self,
         job: PreparedJob,
         clean_jobs: bool,
         config: &ValidatorConfig,
     ) -> Arc<JobEntry> {
+        // The filter's reserve (~135 KB) is allocated before the lock is taken.
+        let duplicates = DuplicateFilter::with_reserve(
+            config.max_shares_per_job,
+            config.reserve_shares_per_job.min(config.max_shares_per_job),
+        );
         let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
+        let same = jobs.live.get(&job.id).filter(|e| e.job == job).cloned();
         if clean_jobs {
-            let ids: Vec<String> = jobs.order.iter().cloned().collect();
+            let ids: Vec<String> = jobs.order.iter().filter(|id| **id != job.id).cloned().collect();
             for id in ids {
                 jobs.retire(&id, config.max_stale_ids);
             }
+        }
+        if let Some(entry) = same {
+            drop(jobs);
+            return entry;
         }
         if let Some(old) = jobs.live.remove(&job.id) {
             old.mark_stale();
@@ -166,15 +181,7 @@ impl JobRegistry {
         }
         jobs.stale_ids.retain(|s| *s != job.id);
         let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
-        let entry = Arc::new(JobEntry {
-            seq,
-            stale: AtomicBool::new(false),
-            duplicates: DuplicateFilter::with_reserve(
-                config.max_shares_per_job,
-                config.reserve_shares_per_job.min(config.max_shares_per_job),
-            ),
-            job,
-        });
+        let entry = Arc::new(JobEntry { seq, stale: AtomicBool::new(false), duplicates, job });
         jobs.order.push_back(entry.job.id.clone());
         jobs.live.insert(entry.job.id.clone(), entry.clone());
         while jobs.live.len() > config.max_live_jobs.max(1) {
@@ -182,17 +189,6 @@ impl JobRegistry {
             jobs.retire(&oldest, config.max_stale_ids);
         }
         entry
-    }
-
-    /// Retires this job (its shares become `stale`). If its id has since been notified
-    /// again, the newer job under that id stays live.
-    pub fn retire_entry(&self, entry: &Arc<JobEntry>, config: &ValidatorConfig) {
-        let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
-        if jobs.live.get(&entry.job.id).is_some_and(|live| Arc::ptr_eq(live, entry)) {
-            jobs.retire(&entry.job.id, config.max_stale_ids);
-        } else {
-            entry.mark_stale();
-        }
     }
 
     /// Finds a job by id.

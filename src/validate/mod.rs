@@ -11,7 +11,7 @@ pub mod verdict;
 
 pub use check::Validator;
 pub use config::ValidatorConfig;
-pub use duplicates::{DuplicateFilter, Remembered};
+pub use duplicates::{Allowance, DuplicateFilter, Remembered};
 pub use job::{JobLookup, JobRegistry, PreparedJob};
 pub use session::Session;
 pub use verdict::{BlockSolution, Outcome, Reason, Verdict};

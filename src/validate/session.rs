@@ -1,10 +1,14 @@
 //! One miner connection: its extranonce1 and extranonce2 size, the negotiated version
-//! mask, the history of its share difficulty, and its per-job coinbase midstates.
+//! mask, the history of its share difficulty, and what it keeps per job (the coinbase
+//! midstate, its allowance of remembered shares).
 
 use std::sync::{Arc, Mutex};
 
+use super::duplicates::Allowance;
 use crate::chain::Target;
 use crate::chain::coinbase::CoinbasePrefix;
+use crate::error::Error;
+use crate::stratum::wire::MAX_EXTRANONCE_BYTES;
 
 /// A share difficulty and the first job (by sequence number) it applies to.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,28 +27,63 @@ pub struct Session {
     pub(crate) version_mask: Option<u32>,
     /// Oldest first; never empty.
     pub(crate) difficulty: Vec<DifficultyEpoch>,
-    /// Coinbase midstates over `coinb1 ‖ extranonce1`, by job sequence number.
-    prefixes: Mutex<Vec<(u64, Arc<CoinbasePrefix>)>>,
-    prefix_slots: usize,
+    /// What the connection keeps per job, by job sequence number.
+    jobs: Mutex<Vec<Arc<SessionJob>>>,
+    job_slots: usize,
+    shares_per_job: usize,
+}
+
+/// One connection's state for one job.
+#[derive(Debug)]
+pub(crate) struct SessionJob {
+    seq: u64,
+    /// The coinbase midstate over `coinb1 ‖ extranonce1`.
+    pub(crate) prefix: CoinbasePrefix,
+    /// Shares of this connection the job's duplicate filter may remember.
+    pub(crate) allowance: Allowance,
 }
 
 impl Session {
-    pub(crate) fn new(initial: DifficultyEpoch, prefix_slots: usize) -> Session {
+    /// A connection remembering per-job state for `job_slots` jobs, and at most
+    /// `shares_per_job` of its shares in each job's duplicate filter.
+    pub(crate) fn new(
+        initial: DifficultyEpoch,
+        job_slots: usize,
+        shares_per_job: usize,
+    ) -> Session {
         Session {
             extranonce1: None,
             extranonce2_size: 0,
             version_mask: None,
             difficulty: vec![initial],
-            prefixes: Mutex::new(Vec::new()),
-            prefix_slots: prefix_slots.max(1),
+            jobs: Mutex::new(Vec::new()),
+            job_slots: job_slots.max(1),
+            shares_per_job,
         }
     }
 
-    /// Records the `mining.subscribe` result (or a `mining.set_extranonce`).
-    pub fn set_extranonce(&mut self, extranonce1: Vec<u8>, extranonce2_size: usize) {
+    /// Records the `mining.subscribe` result (or a `mining.set_extranonce`). Both sizes
+    /// are bounded by [`MAX_EXTRANONCE_BYTES`]; the connection's per-job state (midstates,
+    /// share allowances) starts afresh, as its work does.
+    pub fn set_extranonce(
+        &mut self,
+        extranonce1: Vec<u8>,
+        extranonce2_size: usize,
+    ) -> Result<(), Error> {
+        if extranonce1.len() > MAX_EXTRANONCE_BYTES || extranonce2_size > MAX_EXTRANONCE_BYTES {
+            return Err(Error::Malformed {
+                what: "extranonce",
+                reason: format!(
+                    "extranonce1 of {} bytes, extranonce2 of {extranonce2_size}: at most \
+                     {MAX_EXTRANONCE_BYTES} each",
+                    extranonce1.len()
+                ),
+            });
+        }
         self.extranonce1 = Some(extranonce1);
         self.extranonce2_size = extranonce2_size;
-        self.prefixes.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
+        self.jobs.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
+        Ok(())
     }
 
     /// Records the version-rolling mask (`mining.configure` result or
@@ -100,26 +139,36 @@ impl Session {
         self.difficulty.push(epoch);
     }
 
-    /// The coinbase midstate for a job, computed on first use by this connection.
-    pub(crate) fn coinbase_prefix(
-        &self,
-        seq: u64,
-        coinb1: &[u8],
-        extranonce1: &[u8],
-    ) -> Arc<CoinbasePrefix> {
-        let mut cache = self.prefixes.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, p)) = cache.iter().find(|(s, _)| *s == seq) {
-            return p.clone();
+    /// This connection's state for a job (its coinbase midstate, its share allowance),
+    /// made on first use. The midstate is computed outside the lock: other checks of this
+    /// connection do not wait for it.
+    pub(crate) fn job_state(&self, seq: u64, coinb1: &[u8], extranonce1: &[u8]) -> Arc<SessionJob> {
+        let find = |cache: &[Arc<SessionJob>]| cache.iter().find(|j| j.seq == seq).cloned();
+        if let Some(found) = find(&self.lock_jobs()) {
+            return found;
         }
-        let prefix = Arc::new(CoinbasePrefix::new(coinb1, extranonce1));
-        if cache.len() >= self.prefix_slots {
+        let made = Arc::new(SessionJob {
+            seq,
+            prefix: CoinbasePrefix::new(coinb1, extranonce1),
+            allowance: Allowance::new(self.shares_per_job),
+        });
+        let mut cache = self.lock_jobs();
+        // Another check of this connection may have made it meanwhile: one allowance.
+        if let Some(found) = find(&cache) {
+            return found;
+        }
+        if cache.len() >= self.job_slots {
             // Jobs come in order: the smallest sequence number is the oldest job.
-            let oldest = cache.iter().enumerate().min_by_key(|(_, (s, _))| *s).map(|(i, _)| i);
+            let oldest = cache.iter().enumerate().min_by_key(|(_, j)| j.seq).map(|(i, _)| i);
             if let Some(i) = oldest {
                 cache.swap_remove(i);
             }
         }
-        cache.push((seq, prefix.clone()));
-        prefix
+        cache.push(made.clone());
+        made
+    }
+
+    fn lock_jobs(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SessionJob>>> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

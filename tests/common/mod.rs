@@ -137,5 +137,31 @@ pub mod miner {
                 })
                 .unwrap()
         }
+
+        /// First nonce whose sha256d is at most `at_most`: the header is built once and only
+        /// its nonce varies (fast enough for thousands of shares).
+        pub fn mine_at_most(
+            &self,
+            en1: &str,
+            en2: &str,
+            ntime: u32,
+            version: u32,
+            at_most: &BigUint,
+        ) -> u32 {
+            let mut limit = at_most.to_bytes_be();
+            assert!(limit.len() <= 32);
+            while limit.len() < 32 {
+                limit.insert(0, 0);
+            }
+            let mut header = self.header(en1, en2, ntime, 0, version);
+            (0u32..)
+                .find(|&n| {
+                    header[76..].copy_from_slice(&n.to_le_bytes());
+                    let mut hash = sha256d(&header);
+                    hash.reverse(); // big-endian, to compare with the limit's bytes
+                    hash.as_slice() <= limit.as_slice()
+                })
+                .unwrap()
+        }
     }
 }

@@ -47,6 +47,24 @@ pub mod miner {
         sha2::Sha256::digest(sha2::Sha256::digest(data)).into()
     }
 
+    /// floor(dividend / d), exact, with `d`'s binary value taken by num-rational's
+    /// `BigRational::from_float` (not the crate's float decomposition). num-rational 0.4 is
+    /// built on num-bigint 0.4: the values cross over as decimal text. `d` must be finite
+    /// and positive.
+    pub fn div_floor_by_float(dividend: &BigUint, d: f64) -> BigUint {
+        use num_rational::BigRational;
+        assert!(d.is_finite() && d > 0.0, "{d}");
+        let exact_d = BigRational::from_float(d).unwrap();
+        let dividend: BigRational = dividend.to_string().parse().unwrap();
+        let quotient = (dividend / exact_d).floor().to_integer();
+        quotient.to_string().parse().unwrap()
+    }
+
+    /// A pool's share target: floor(diff1 / difficulty), exact for fractional difficulty.
+    pub fn share_target(diff1: &BigUint, difficulty: f64) -> BigUint {
+        div_floor_by_float(diff1, difficulty)
+    }
+
     /// diff1 (SHA-256d) / difficulty for difficulty = 2^-log2_easier.
     pub fn target_for_easier_difficulty(log2_easier: u32) -> BigUint {
         (BigUint::from(0xffffu32) << 208usize) << log2_easier as usize

@@ -1,6 +1,9 @@
 //! Property tests: every kernel against an independent implementation (the `sha2` and
 //! `scrypt` crates, `num-bigint`) on random inputs, on every CPU path this machine has.
 
+mod common;
+
+use common::miner;
 use num_bigint::BigUint;
 use proptest::prelude::*;
 use sha2::Digest;
@@ -140,18 +143,18 @@ proptest! {
 
     #[test]
     fn target_from_difficulty_is_exact_floor(d in prop_oneof![
-        1e-12f64..1.0, 1.0f64..1e6, 1e6f64..1e15, (1u64..1 << 40).prop_map(|n| n as f64)
+        1e-12f64..1.0, 1.0f64..1e6, 1e6f64..1e15, (1u64..1 << 40).prop_map(|n| n as f64),
+        // Subnormal (the target saturates) and huge (the target is 0) difficulties.
+        (1u64..1 << 52).prop_map(f64::from_bits), 1e15f64..1e300
     ]) {
         for algo in Algorithm::ALL {
             let got = algo.target_for_difficulty(d).unwrap();
-            // Independent: floor(diff1 · 2^k / (d · 2^k)) with d's exact binary value.
-            let diff1 = big(&algo.diff1_target());
-            let (m, e) = decompose(d);
-            let expected = if e >= 0 {
-                diff1 / (BigUint::from(m) << e as usize)
-            } else {
-                (diff1 << (-e) as usize) / BigUint::from(m)
-            };
+            // Independent: floor(diff1 / d) in exact rationals (num-rational), with d's
+            // binary value; diff1 = 0xFFFF · 2^208 · 2^(16 for scrypt's pool convention).
+            let pool_shift: usize = if algo == Algorithm::Scrypt { 16 } else { 0 };
+            let diff1 = BigUint::from(0xffffu32) << (208 + pool_shift);
+            prop_assert_eq!(big(&algo.diff1_target()), diff1.clone());
+            let expected = miner::div_floor_by_float(&diff1, d);
             let max = (BigUint::from(1u8) << 256usize) - 1u8;
             prop_assert_eq!(big(&got), expected.min(max));
         }
@@ -175,14 +178,6 @@ proptest! {
             prop_assert!(target.is_met_by(&exact.to_le_bytes()));
         }
     }
-}
-
-/// d = m · 2^e exactly.
-fn decompose(d: f64) -> (u64, i64) {
-    let bits = d.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i64;
-    let frac = bits & ((1 << 52) - 1);
-    if biased == 0 { (frac, -1074) } else { (frac | 1 << 52, biased - 1075) }
 }
 
 trait ShlDivForTest {

@@ -149,12 +149,21 @@ impl Target {
         self.0.iter().rev().fold(0.0, |acc, &limb| acc * 18_446_744_073_709_551_616.0 + limb as f64)
     }
 
-    /// floor(self · 2^shift / divisor) for `shift <= 256`, saturating at [`Target::MAX`].
+    /// floor(self · 2^shift / divisor) for any `shift`, saturating at [`Target::MAX`].
     /// `divisor` must be non-zero.
     pub(crate) fn shl_div_u64_saturating(&self, shift: u32, divisor: u64) -> Target {
-        debug_assert!(divisor != 0 && shift <= 256);
-        // The numerator in 512 bits, little-endian limbs.
-        let mut wide = [0u64; 8];
+        debug_assert!(divisor != 0);
+        if self.is_zero() {
+            return Target::ZERO;
+        }
+        // self ≥ 1 and divisor < 2^64: from shift 320 on, the quotient is at least
+        // 2^320 / (2^64 − 1) > 2^256.
+        if shift >= 320 {
+            return Target::MAX;
+        }
+        // The numerator, below 2^(256 + 319), in 576 bits: little-endian limbs, where the
+        // highest written index is 3 + 4 + 1 = 8.
+        let mut wide = [0u64; 9];
         let (limbs, bits) = ((shift / 64) as usize, shift % 64);
         for i in 0..4 {
             wide[i + limbs] |= self.0[i] << bits;
@@ -162,9 +171,9 @@ impl Target {
                 wide[i + limbs + 1] |= self.0[i] >> (64 - bits);
             }
         }
-        let mut quotient = [0u64; 8];
+        let mut quotient = [0u64; 9];
         let mut rem: u128 = 0;
-        for i in (0..8).rev() {
+        for i in (0..wide.len()).rev() {
             let cur = (rem << 64) | wide[i] as u128;
             quotient[i] = (cur / divisor as u128) as u64;
             rem = cur % divisor as u128;
@@ -180,5 +189,64 @@ impl Target {
     #[inline]
     pub fn is_met_by(&self, hash: &[u8; 32]) -> bool {
         Target::from_le_bytes(hash) <= *self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Target;
+    use num_bigint::BigUint;
+
+    fn big(t: &Target) -> BigUint {
+        BigUint::from_bytes_le(&t.to_le_bytes())
+    }
+
+    /// floor(value · 2^shift / divisor), capped at 2^256 − 1, through num-bigint.
+    fn reference(value: &Target, shift: u32, divisor: u64) -> BigUint {
+        let max = (BigUint::from(1u8) << 256u32) - 1u8;
+        ((big(value) << shift) / BigUint::from(divisor)).min(max)
+    }
+
+    /// Every shift, past 256 included (issue 7, item 8), against num-bigint: the result
+    /// is exact below 2^256 and saturates above, and no shift indexes past the buffer.
+    #[test]
+    fn shl_div_u64_saturating_matches_num_bigint_for_every_shift() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut values = vec![
+            Target::ZERO,
+            Target::from_u64(1),
+            Target::from_u64(u64::MAX),
+            Target::MAX,
+            Target::from_limbs([0, 0, 0, 0x0000_0000_ffff_0000]),
+        ];
+        for bits in [1u32, 7, 63, 64, 65, 130, 200, 255] {
+            let random = Target::from_limbs([next(), next(), next(), next()]);
+            values.push(random.shr(256 - bits));
+        }
+        let mut divisors = vec![1u64, 2, 3, 0xffff, 1 << 52, (1 << 53) - 1, u64::MAX];
+        divisors.extend((0..4).map(|_| next() | 1));
+        for value in &values {
+            for &divisor in &divisors {
+                for shift in (0..=600).chain([640, 1000]) {
+                    assert_eq!(
+                        big(&value.shl_div_u64_saturating(shift, divisor)),
+                        reference(value, shift, divisor),
+                        "{value:?} << {shift} / {divisor}"
+                    );
+                }
+                // Too large for the reference to build 2^shift: zero stays zero, anything
+                // else is past 2^256 · 2^64 > 2^256 · divisor.
+                for shift in [4096, u32::MAX] {
+                    let expected = if value.is_zero() { Target::ZERO } else { Target::MAX };
+                    assert_eq!(value.shl_div_u64_saturating(shift, divisor), expected);
+                }
+            }
+        }
     }
 }

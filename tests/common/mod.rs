@@ -37,14 +37,100 @@ pub fn reversed(mut b: [u8; 32]) -> [u8; 32] {
     b
 }
 
-/// An independent share builder for tests (sha2 + num-bigint, not the crate): assembles
-/// the header the DESIGN.md way and mines nonces into a chosen hash band.
+/// An independent share builder for tests (sha2, scrypt, num-bigint and num-rational, not
+/// the crate): assembles the header the DESIGN.md way, hashes it, computes targets, and
+/// mines nonces into a chosen hash band.
 pub mod miner {
     use num_bigint::BigUint;
     use sha2::Digest;
 
     pub fn sha256d(data: &[u8]) -> [u8; 32] {
         sha2::Sha256::digest(sha2::Sha256::digest(data)).into()
+    }
+
+    /// Litecoin's PoW hash through the `scrypt` crate: scrypt(N = 1024, r = 1, p = 1) of
+    /// the 80-byte header salted with itself, 32 bytes, internal order.
+    pub fn scrypt_pow(header: &[u8; 80]) -> [u8; 32] {
+        let params = scrypt::Params::new(10, 1, 1).unwrap();
+        let mut out = [0u8; 32];
+        scrypt::scrypt(header, header, &params, &mut out).unwrap();
+        out
+    }
+
+    /// A scrypt pool's difficulty-1 target, 0xFFFF · 2^224 (NOMP, Miningcore, every LTC
+    /// pool: 65536 times Bitcoin's 0xFFFF · 2^208).
+    pub fn scrypt_pool_diff1() -> BigUint {
+        BigUint::from(0xffffu32) << 224usize
+    }
+
+    /// The network target of nBits as Bitcoin Core's `SetCompact` decodes it,
+    /// mantissa · 256^(exponent − 3), or `None` where `CheckProofOfWork` refuses it
+    /// (negative, zero, or 2^256 and above).
+    pub fn nbits_target(nbits: u32) -> Option<BigUint> {
+        let exponent = nbits >> 24;
+        let mantissa = nbits & 0x007f_ffff;
+        let value = if exponent <= 3 {
+            BigUint::from(mantissa >> (8 * (3 - exponent)))
+        } else {
+            BigUint::from(mantissa) << (8 * (exponent - 3) as usize)
+        };
+        let negative = nbits & 0x0080_0000 != 0;
+        (value != BigUint::ZERO && !negative && value.bits() <= 256).then_some(value)
+    }
+
+    /// sha256d(coinbase), then `root = sha256d(root | b)` for each branch entry `b`
+    /// (hex, internal order, used as sent).
+    pub fn merkle_root(coinbase: &[u8], branch: &[String]) -> [u8; 32] {
+        let mut root = sha256d(coinbase);
+        for b in branch {
+            let mut m = root.to_vec();
+            m.extend(hex::decode(b).unwrap());
+            root = sha256d(&m);
+        }
+        root
+    }
+
+    /// `LE32 version | prevhash | merkle_root | LE32 ntime | LE32 nbits | LE32 nonce`, with
+    /// the stratum prevhash's 4-byte words byte-reversed back to internal order.
+    pub fn build_header(
+        version: u32,
+        prevhash_stratum: &str,
+        merkle_root: &[u8; 32],
+        ntime: u32,
+        nbits: u32,
+        nonce: u32,
+    ) -> [u8; 80] {
+        let mut prev = hex::decode(prevhash_stratum).unwrap();
+        assert_eq!(prev.len(), 32, "prevhash {prevhash_stratum}");
+        for w in prev.chunks_mut(4) {
+            w.reverse();
+        }
+        let mut h = Vec::with_capacity(80);
+        h.extend(version.to_le_bytes());
+        h.extend(prev);
+        h.extend(merkle_root);
+        h.extend(ntime.to_le_bytes());
+        h.extend(nbits.to_le_bytes());
+        h.extend(nonce.to_le_bytes());
+        h.try_into().unwrap()
+    }
+
+    /// floor(dividend / d), exact, with `d`'s binary value taken by num-rational's
+    /// `BigRational::from_float` (not the crate's float decomposition). num-rational 0.4 is
+    /// built on num-bigint 0.4: the values cross over as decimal text. `d` must be finite
+    /// and positive.
+    pub fn div_floor_by_float(dividend: &BigUint, d: f64) -> BigUint {
+        use num_rational::BigRational;
+        assert!(d.is_finite() && d > 0.0, "{d}");
+        let exact_d = BigRational::from_float(d).unwrap();
+        let dividend: BigRational = dividend.to_string().parse().unwrap();
+        let quotient = (dividend / exact_d).floor().to_integer();
+        quotient.to_string().parse().unwrap()
+    }
+
+    /// A pool's share target: floor(diff1 / difficulty), exact for fractional difficulty.
+    pub fn share_target(diff1: &BigUint, difficulty: f64) -> BigUint {
+        div_floor_by_float(diff1, difficulty)
     }
 
     /// diff1 (SHA-256d) / difficulty for difficulty = 2^-log2_easier.
@@ -99,24 +185,8 @@ pub mod miner {
         ) -> [u8; 80] {
             let coinbase =
                 hex::decode(format!("{}{}{}{}", self.coinb1, en1, en2, self.coinb2)).unwrap();
-            let mut root = sha256d(&coinbase);
-            for b in &self.branch {
-                let mut m = root.to_vec();
-                m.extend(hex::decode(b).unwrap());
-                root = sha256d(&m);
-            }
-            let mut prev = hex::decode(&self.prevhash_stratum).unwrap();
-            for w in prev.chunks_mut(4) {
-                w.reverse();
-            }
-            let mut h = Vec::with_capacity(80);
-            h.extend(version.to_le_bytes());
-            h.extend(prev);
-            h.extend(root);
-            h.extend(ntime.to_le_bytes());
-            h.extend(self.nbits.to_le_bytes());
-            h.extend(nonce.to_le_bytes());
-            h.try_into().unwrap()
+            let root = merkle_root(&coinbase, &self.branch);
+            build_header(version, &self.prevhash_stratum, &root, ntime, self.nbits, nonce)
         }
 
         /// First nonce whose sha256d (little-endian integer) is in (above, at_most].

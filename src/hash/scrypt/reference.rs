@@ -5,8 +5,8 @@ use super::pbkdf2::pbkdf2_hmac_sha256;
 use super::salsa::salsa20_8;
 use crate::error::Error;
 
-/// Largest scratch memory the reference accepts (N · r · 128 bytes), 1 GiB: RFC 7914's
-/// largest vector.
+/// Largest scratch memory the reference accepts, 1 GiB (RFC 7914's largest vector): a
+/// bound on both V (N · r · 128 bytes) and B (p · r · 128 bytes).
 pub const MAX_REFERENCE_MEMORY: usize = 1 << 30;
 
 /// scrypt(password, salt, N = 2^log_n, r, p) into `out`.
@@ -28,13 +28,25 @@ pub fn scrypt_kdf(
     if out.is_empty() {
         return Err(invalid("output length must be positive"));
     }
+    // RFC 7914 §2: p ≤ ((2^32 − 1) · hLen) / MFLen with hLen = 32 and MFLen = 128·r, so
+    // that PBKDF2 never needs more than 2^32 − 1 output blocks. In u64: no overflow.
+    if u64::from(p) > (u64::from(u32::MAX) * 32) / (128 * u64::from(r)) {
+        return Err(invalid("p exceeds ((2^32 - 1)·32)/(128·r) (RFC 7914)"));
+    }
     let n = 1usize << log_n;
-    let words = 32 * r as usize; // one ROMix block: 128·r bytes
-    let memory = n.checked_mul(words * 4).filter(|&m| m <= MAX_REFERENCE_MEMORY);
+    let block_bytes = (r as usize).checked_mul(128);
+    let memory = block_bytes.and_then(|b| b.checked_mul(n)).filter(|&m| m <= MAX_REFERENCE_MEMORY);
     if memory.is_none() {
         return Err(invalid("N·r·128 exceeds the reference limit"));
     }
-    let mut b = vec![0u8; p as usize * words * 4];
+    // B holds p blocks: bounded like V before it is allocated.
+    let b_len =
+        block_bytes.and_then(|b| b.checked_mul(p as usize)).filter(|&m| m <= MAX_REFERENCE_MEMORY);
+    let Some(b_len) = b_len else {
+        return Err(invalid("p·r·128 exceeds the reference limit"));
+    };
+    let words = 32 * r as usize; // one ROMix block: 128·r bytes, bounded above
+    let mut b = vec![0u8; b_len];
     pbkdf2_hmac_sha256(password, salt, 1, &mut b);
     let mut v = vec![0u32; n * words];
     for chunk in b.chunks_mut(words * 4) {

@@ -1,5 +1,10 @@
-//! The whole check on an arbitrary job, session and submits: one verdict each, never a
-//! panic, and the batch answers what sequential checks answer.
+//! The whole check, driven by an arbitrary script of stratum events on two connections:
+//! jobs notified (new, re-notified identically, changed under a re-used id, cleaned),
+//! difficulty changes, re-subscriptions and submits, for SHA-256d or scrypt, under small
+//! limits (live jobs, shares per job, shares per connection). One validator checks each
+//! submit as it comes; its twin checks the same runs of submits as batches. Never a panic,
+//! one verdict per submit, the batches answer what the sequential checks answer, and a
+//! block always carries its solution.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -7,7 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use sharecheck::Algorithm;
 use sharecheck::stratum::{Notify, Submit};
-use sharecheck::validate::{Session, Validator, ValidatorConfig};
+use sharecheck::validate::{Outcome, Session, Validator, ValidatorConfig, Verdict};
 
 /// A field that is usually well-formed, sometimes arbitrary text.
 #[derive(Arbitrary, Debug)]
@@ -27,7 +32,8 @@ impl Field {
 
 #[derive(Arbitrary, Debug)]
 struct Share {
-    job: bool,
+    connection: bool,
+    job: u8,
     extranonce2: Vec<u8>,
     upper: bool,
     ntime_offset: Field,
@@ -36,69 +42,174 @@ struct Share {
 }
 
 #[derive(Arbitrary, Debug)]
+enum Event {
+    /// Notify job `id % 4`; `variant` picks its coinbase (the same variant again is an
+    /// identical re-notify).
+    Notify { id: u8, variant: u8, clean: bool },
+    SetDifficulty { connection: bool, difficulty: f64 },
+    Subscribe { connection: bool, extranonce1: Vec<u8>, extranonce2_size: u8 },
+    VersionMask { connection: bool, mask: Option<u32> },
+    Submit(Share),
+    /// Closes the current run of submits (the twin checks it as one batch).
+    Flush,
+}
+
+#[derive(Arbitrary, Debug)]
 struct Input {
-    extranonce1: Vec<u8>,
-    extranonce2_size: u8,
-    version_mask: Option<u32>,
-    difficulty: f64,
+    scrypt: bool,
+    /// 0: the default limits; else small ones derived from it.
+    limits: u8,
     coinb1: Vec<u8>,
     coinb2: Vec<u8>,
     branch: Vec<[u8; 32]>,
     version: u32,
-    nbits: u32,
+    /// 0: arbitrary `nbits_raw`; 1: every hash is a block (regtest); 2: 1 in 2^16 is.
+    nbits_kind: u8,
+    nbits_raw: u32,
     ntime: u32,
-    subscribed: bool,
-    shares: Vec<Share>,
+    events: Vec<Event>,
+}
+
+/// The most submits checked per input (scrypt costs ~50 µs a hash, twice).
+const MAX_SUBMITS: usize = 48;
+
+fn config(limits: u8) -> ValidatorConfig {
+    if limits == 0 {
+        return ValidatorConfig::default();
+    }
+    ValidatorConfig {
+        max_live_jobs: 1 + (limits % 3) as usize,
+        max_stale_ids: (limits / 3 % 3) as usize,
+        max_shares_per_job: 1 + (limits / 9 % 6) as usize,
+        max_shares_per_connection: 1 + (limits / 54 % 5) as usize,
+        reserve_shares_per_job: 4,
+        ..ValidatorConfig::default()
+    }
+}
+
+/// One validator and its two connections.
+struct Side {
+    validator: Validator,
+    connections: [Session; 2],
+}
+
+impl Side {
+    fn new(algorithm: Algorithm, config: ValidatorConfig) -> Side {
+        let validator = Validator::new(algorithm, config);
+        let connections = [validator.new_session(), validator.new_session()];
+        Side { validator, connections }
+    }
+
+    /// Applies a state-changing event (never a submit).
+    fn apply(&mut self, event: &Event, input: &Input) {
+        match event {
+            Event::Notify { id, variant, clean } => {
+                if let Ok(n) = Notify::from_params(&notify_params(input, *id, *variant, *clean)) {
+                    let _ = self.validator.notify(n);
+                }
+            }
+            Event::SetDifficulty { connection, difficulty } => {
+                let session = &mut self.connections[*connection as usize];
+                let _ = self.validator.set_difficulty(session, *difficulty);
+            }
+            Event::Subscribe { connection, extranonce1, extranonce2_size } => {
+                let session = &mut self.connections[*connection as usize];
+                let _ = session.set_extranonce(extranonce1.clone(), (extranonce2_size % 9) as usize);
+            }
+            Event::VersionMask { connection, mask } => {
+                self.connections[*connection as usize].set_version_mask(*mask);
+            }
+            Event::Submit(_) | Event::Flush => {}
+        }
+    }
+}
+
+fn notify_params(input: &Input, id: u8, variant: u8, clean: bool) -> serde_json::Value {
+    let branch: Vec<String> = input.branch.iter().take(6).map(|b| hex(b)).collect();
+    let nbits = match input.nbits_kind % 3 {
+        0 => input.nbits_raw,
+        1 => 0x207f_ffff,
+        _ => 0x1f00_ffff,
+    };
+    let mut coinb2 = input.coinb2.clone();
+    coinb2.push(variant % 3);
+    json!([
+        format!("job{}", id % 4),
+        hex(&[0u8; 32]),
+        hex(&input.coinb1),
+        hex(&coinb2),
+        branch,
+        format!("{:08x}", input.version),
+        format!("{nbits:08x}"),
+        format!("{:08x}", input.ntime),
+        clean
+    ])
+}
+
+fn submit(input: &Input, s: &Share) -> Submit {
+    let mut extranonce2 = hex(&s.extranonce2);
+    if s.upper {
+        extranonce2 = extranonce2.to_uppercase();
+    }
+    let ntime = match &s.ntime_offset {
+        Field::Word(w) => format!("{:08x}", input.ntime.wrapping_add(w % 8000)),
+        other => other.render(),
+    };
+    Submit {
+        worker: "w".into(),
+        job_id: format!("job{}", s.job % 5),
+        extranonce2,
+        ntime,
+        nonce: s.nonce.render(),
+        version_bits: s.version_bits.as_ref().map(Field::render),
+    }
+}
+
+fn check_verdict(v: &Verdict) {
+    assert_eq!(v.outcome == Outcome::Block, v.block.is_some(), "{v:?}");
 }
 
 fuzz_target!(|input: Input| {
-    let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
-    let branch: Vec<String> = input.branch.iter().take(8).map(|b| hex(b)).collect();
-    let notify = json!(["job", hex(&[0u8; 32]), hex(&input.coinb1), hex(&input.coinb2), branch,
-        format!("{:08x}", input.version), format!("{:08x}", input.nbits), format!("{:08x}", input.ntime), true]);
-    let Ok(n) = Notify::from_params(&notify) else { return };
-    let _ = validator.notify(n);
-    let mut session = validator.new_session();
-    if input.subscribed {
-        session.set_extranonce(input.extranonce1.clone(), (input.extranonce2_size % 9) as usize);
-    }
-    session.set_version_mask(input.version_mask);
-    let _ = validator.set_difficulty(&mut session, input.difficulty);
-    let submits: Vec<Submit> = input
-        .shares
-        .iter()
-        .take(16)
-        .map(|s| {
-            let mut en2 = hex(&s.extranonce2);
-            if s.upper {
-                en2 = en2.to_uppercase();
+    let algorithm = if input.scrypt { Algorithm::Scrypt } else { Algorithm::Sha256d };
+    let mut sequential = Side::new(algorithm, config(input.limits));
+    let mut batched = Side::new(algorithm, config(input.limits));
+    let mut answered = Vec::new();
+    let mut pending: Vec<(bool, Submit)> = Vec::new();
+    let mut submits = 0;
+    let flush = |batched: &Side, pending: &mut Vec<(bool, Submit)>| -> Vec<Verdict> {
+        let items: Vec<(&Session, &Submit)> =
+            pending.iter().map(|(c, s)| (&batched.connections[*c as usize], s)).collect();
+        let verdicts = batched.validator.check_batch(&items);
+        assert_eq!(verdicts.len(), items.len(), "one verdict per submit");
+        pending.clear();
+        verdicts
+    };
+    for event in input.events.iter().take(64) {
+        match event {
+            Event::Submit(share) => {
+                if submits == MAX_SUBMITS {
+                    continue;
+                }
+                submits += 1;
+                let s = submit(&input, share);
+                let session = &sequential.connections[share.connection as usize];
+                let verdict = sequential.validator.check(session, &s);
+                check_verdict(&verdict);
+                answered.push(verdict);
+                pending.push((share.connection, s));
             }
-            let ntime = match &s.ntime_offset {
-                Field::Word(w) => format!("{:08x}", input.ntime.wrapping_add(w % 8000)),
-                other => other.render(),
-            };
-            Submit {
-                worker: "w".into(),
-                job_id: if s.job { "job".into() } else { "other".into() },
-                extranonce2: en2,
-                ntime,
-                nonce: s.nonce.render(),
-                version_bits: s.version_bits.as_ref().map(Field::render),
+            other => {
+                let verdicts = flush(&batched, &mut pending);
+                let start = answered.len() - verdicts.len();
+                assert_eq!(verdicts, answered[start..], "batch == sequential");
+                sequential.apply(other, &input);
+                batched.apply(other, &input);
             }
-        })
-        .collect();
-    let sequential: Vec<_> = submits.iter().map(|s| validator.check(&session, s)).collect();
-    // A second validator in the same state, checked as one batch.
-    let twin = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
-    let _ = twin.notify(Notify::from_params(&notify).unwrap());
-    let mut twin_session = twin.new_session();
-    if input.subscribed {
-        twin_session.set_extranonce(input.extranonce1.clone(), (input.extranonce2_size % 9) as usize);
+        }
     }
-    twin_session.set_version_mask(input.version_mask);
-    let _ = twin.set_difficulty(&mut twin_session, input.difficulty);
-    let items: Vec<(&Session, &Submit)> = submits.iter().map(|s| (&twin_session, s)).collect();
-    assert_eq!(twin.check_batch(&items), sequential);
+    let verdicts = flush(&batched, &mut pending);
+    let start = answered.len() - verdicts.len();
+    assert_eq!(verdicts, answered[start..], "batch == sequential");
 });
 
 fn hex(b: &[u8]) -> String {

@@ -7,8 +7,8 @@ use std::cell::Cell;
 
 use serde_json::{Value, json};
 use sharecheck::stratum::messages::set_difficulty_from_params;
-use sharecheck::stratum::wire::parse_u32_be;
-use sharecheck::stratum::{Notify, Submit};
+use sharecheck::stratum::wire::{MAX_EXTRANONCE_BYTES, parse_u32_be};
+use sharecheck::stratum::{Notify, SetExtranonce, Submit, SubscribeResult};
 use sharecheck::{Algorithm, Error};
 
 struct CountingBytes;
@@ -129,4 +129,31 @@ fn short_bad_fields_are_shown_whole() {
     assert!(e.to_string().ends_with(r#"got "0123456789abcdef""#), "{e}");
     let e = parse_u32_be("ntime", "0123456789abcdefg").unwrap_err();
     assert!(e.to_string().ends_with(r#"got "0123456789abcdef…" (17 chars)"#), "{e}");
+}
+
+#[test]
+fn extranonce1_longer_than_the_limit_is_refused_before_decoding() {
+    let at_limit = "ab".repeat(MAX_EXTRANONCE_BYTES);
+    let s = SubscribeResult::from_result(&json!([[], at_limit, 4])).unwrap();
+    assert_eq!(s.extranonce1.len(), MAX_EXTRANONCE_BYTES);
+    let s = SetExtranonce::from_params(&json!([at_limit, 4])).unwrap();
+    assert_eq!(s.extranonce1.len(), MAX_EXTRANONCE_BYTES);
+
+    // One byte over, and 5 MB over (the subscribe result that was once accepted); hex or
+    // not, the length is refused first, without decoding.
+    for too_long in
+        ["ab".repeat(MAX_EXTRANONCE_BYTES + 1), "ab".repeat(2_500_000), "z".repeat(TEN_MB)]
+    {
+        let n = too_long.len();
+        let result = json!([[["mining.notify", "1"]], too_long, 4]);
+        let e = short_error("subscribe result", || SubscribeResult::from_result(&result));
+        assert!(
+            matches!(e, Error::Malformed { what: "mining.subscribe result", .. }),
+            "{n}: {e:?}"
+        );
+        assert!(e.to_string().contains("extranonce1"), "{e}");
+        let params = json!([too_long, 4]);
+        let e = short_error("set_extranonce", || SetExtranonce::from_params(&params));
+        assert!(matches!(e, Error::Malformed { what: "mining.set_extranonce", .. }), "{n}: {e:?}");
+    }
 }

@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use super::wire::{is_hex, number, params_array, parse_hex, parse_u32_be, str_param};
+use super::wire::{
+    MAX_EXTRANONCE_BYTES, is_hex, number, params_array, parse_hex, parse_u32_be, str_param,
+};
 use crate::chain::Hash256;
 use crate::chain::header::prevhash_from_stratum;
 use crate::error::{Error, quote_input};
@@ -113,22 +115,41 @@ pub struct SetExtranonce {
 }
 
 impl SetExtranonce {
-    /// Decodes `[extranonce1, extranonce2_size]`.
+    /// Decodes `[extranonce1, extranonce2_size]`; an extranonce1 longer than
+    /// [`MAX_EXTRANONCE_BYTES`] is `Error::Malformed`.
     pub fn from_params(params: &Value) -> Result<Self, Error> {
         const W: &str = "mining.set_extranonce";
         let p = params_array(W, params)?;
         Ok(SetExtranonce {
-            extranonce1: parse_hex("extranonce1", str_param(W, p, 0)?)?,
+            extranonce1: extranonce1(W, str_param(W, p, 0)?)?,
             extranonce2_size: extranonce2_size(W, p.get(1))?,
         })
     }
 }
 
+/// An extranonce1 of at most [`MAX_EXTRANONCE_BYTES`] bytes: the length is checked before
+/// the hex is decoded, so a longer one costs nothing of its size to refuse.
+fn extranonce1(what: &'static str, hex: &str) -> Result<Vec<u8>, Error> {
+    if hex.len() > 2 * MAX_EXTRANONCE_BYTES {
+        return Err(Error::Malformed {
+            what,
+            reason: format!(
+                "extranonce1 is {} hex digits, longer than {MAX_EXTRANONCE_BYTES} bytes",
+                hex.len()
+            ),
+        });
+    }
+    parse_hex("extranonce1", hex)
+}
+
 fn extranonce2_size(what: &'static str, v: Option<&Value>) -> Result<usize, Error> {
     v.and_then(Value::as_u64)
-        .filter(|&n| (1..=32).contains(&n))
+        .filter(|&n| (1..=MAX_EXTRANONCE_BYTES as u64).contains(&n))
         .map(|n| n as usize)
-        .ok_or_else(|| Error::Malformed { what, reason: "extranonce2 size must be 1..=32".into() })
+        .ok_or_else(|| Error::Malformed {
+            what,
+            reason: format!("extranonce2 size must be 1..={MAX_EXTRANONCE_BYTES}"),
+        })
 }
 
 /// The result of `mining.subscribe`: `[subscriptions, extranonce1, extranonce2_size]`.
@@ -141,12 +162,13 @@ pub struct SubscribeResult {
 }
 
 impl SubscribeResult {
-    /// Decodes the result value.
+    /// Decodes the result value; an extranonce1 longer than [`MAX_EXTRANONCE_BYTES`] is
+    /// `Error::Malformed`.
     pub fn from_result(result: &Value) -> Result<Self, Error> {
         const W: &str = "mining.subscribe result";
         let p = params_array(W, result)?;
         Ok(SubscribeResult {
-            extranonce1: parse_hex("extranonce1", str_param(W, p, 1)?)?,
+            extranonce1: extranonce1(W, str_param(W, p, 1)?)?,
             extranonce2_size: extranonce2_size(W, p.get(2))?,
         })
     }

@@ -1,7 +1,10 @@
 //! `sharecheck replay` on the bundled sessions and on bad input.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -151,4 +154,37 @@ fn long_runs_of_submits_and_invalid_utf8() {
     assert!(recs[1..].iter().all(|r| r["reason"] == "duplicate"));
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("line 614: not understood"), "{stderr}");
+}
+
+/// A bound only to stop a test whose binary hangs; these runs take well under a second.
+const REPLAY_LIMIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn compare_pairs_answers_with_reused_ids_in_order() {
+    // Two submits in flight with id 7: the recorded share (valid), then the same share (a
+    // duplicate). The pool's answers come in the wrong order: both disagree, each with the
+    // submit it answers.
+    let recorded = std::fs::read_to_string(BITAXE_SESSION).unwrap();
+    let mut text: String = recorded.lines().take(11).map(|l| format!("{l}\n")).collect();
+    let submit = r#"{"id": 7, "method": "mining.submit", "params": ["w", "1", "c7080000", "64b3f3ec", "ed460d91", "00002000"]}"#;
+    text.push_str(&format!("{submit}\n{submit}\n"));
+    text.push_str("{\"id\": 7, \"result\": null, \"error\": [22, \"Duplicate share\", null]}\n");
+    text.push_str("{\"id\": 7, \"result\": true, \"error\": null}\n");
+    let args = ["replay", "--algo", "sha256d", "--compare", "-"];
+    let (out, _) = common::run_sharecheck_within(&args, text.into_bytes(), REPLAY_LIMIT);
+    assert_eq!(out.status.code(), Some(0));
+    let recs = records(&out);
+    assert_eq!(recs.len(), 2);
+    assert_eq!((&recs[0]["result"], &recs[1]["reason"]), (&"accepted".into(), &"duplicate".into()));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let compare: Vec<&str> = stderr.lines().filter(|l| l.starts_with("compare:")).collect();
+    assert_eq!(
+        compare,
+        [
+            "compare: submit on line 12 — pool rejected (line 14, error [22,\"Duplicate share\",null]), sharecheck accepted",
+            "compare: submit on line 13 — pool accepted (line 15), sharecheck rejected (duplicate)",
+        ],
+        "{stderr}"
+    );
+    assert!(stderr.contains(", 2 disagreements with the pool"), "{stderr}");
 }

@@ -81,6 +81,11 @@ pub struct ReplayReport {
     pub disagreements: Vec<Disagreement>,
 }
 
+/// Longest transcript line understood, in bytes, its newline excluded (1 MiB). A real
+/// stratum line is a few KB; a notify with a large coinbase stays under 250 KB of hex. A
+/// longer line is a line not understood: it is reported and skipped.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// Submits checked together at most (a longer run of submits is split).
 pub const MAX_BATCH: usize = 256;
 
@@ -210,8 +215,26 @@ impl<'v> Replayer<'v> {
         }
     }
 
-    /// Feeds one line (1-based number `line`).
+    /// Reports line `line`, of `length` bytes, as not understood because it is longer than
+    /// [`MAX_LINE_BYTES`]: for a reader that skips such a line without keeping it.
+    pub fn report_overlong_line(&mut self, line: usize, length: u64) {
+        self.report.problems.push(LineProblem {
+            line,
+            error: Error::Malformed {
+                what: "transcript line",
+                reason: format!("{length} bytes, longer than the limit of {MAX_LINE_BYTES}"),
+            },
+        });
+    }
+
+    /// Feeds one line (1-based number `line`); a line longer than [`MAX_LINE_BYTES`] is
+    /// not understood.
     pub fn feed(&mut self, line: usize, text: &str) {
+        let content = text.strip_suffix('\n').unwrap_or(text);
+        if content.len() > MAX_LINE_BYTES {
+            self.report_overlong_line(line, content.len() as u64);
+            return;
+        }
         let message = match parse_line(text) {
             Ok(Some(m)) => m,
             Ok(None) => return,
@@ -346,7 +369,7 @@ impl<'v> Replayer<'v> {
     }
 }
 
-/// Replays a whole transcript.
+/// Replays a whole transcript (lines longer than [`MAX_LINE_BYTES`] are not understood).
 pub fn replay_lines<'a>(
     validator: &Validator,
     lines: impl IntoIterator<Item = &'a str>,

@@ -86,6 +86,12 @@ pub struct ReplayReport {
 /// longer line is a line not understood: it is reported and skipped.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// Bytes of submit lines queued at most before their batch is checked (16 MiB): the batch
+/// closes at [`MAX_BATCH`] submits or at this size, whichever comes first. A queued submit
+/// keeps its strings once, so the queue holds about this much at most however long the
+/// worker names are (each line is at most [`MAX_LINE_BYTES`]).
+pub const MAX_QUEUED_BYTES: usize = 16 << 20;
+
 /// Submits checked together at most (a longer run of submits is split).
 pub const MAX_BATCH: usize = 256;
 
@@ -172,12 +178,19 @@ impl UnansweredRequests {
     }
 }
 
+/// A submit waiting for its batch: what its check and its record need, each field once.
 struct QueuedSubmit {
     line: usize,
     id: Value,
-    worker: Option<String>,
-    job_id: Option<String>,
-    parsed: Option<Submit>,
+    params: QueuedParams,
+}
+
+/// The params of a queued submit.
+enum QueuedParams {
+    /// Params that parsed: the check reads them, the record takes worker and job id.
+    Parsed(Submit),
+    /// Params that did not (a `malformed` verdict): what identifies them, if anything.
+    Unparsed { worker: Option<String>, job_id: Option<String> },
 }
 
 /// Drives a validator and one session from transcript lines.
@@ -186,6 +199,8 @@ pub struct Replayer<'v> {
     session: Session,
     unanswered: UnansweredRequests,
     queue: Vec<QueuedSubmit>,
+    /// Bytes of the lines of the queued submits.
+    queued_bytes: usize,
     report: ReplayReport,
 }
 
@@ -197,6 +212,7 @@ impl<'v> Replayer<'v> {
             session: validator.new_session(),
             unanswered: UnansweredRequests::default(),
             queue: Vec::new(),
+            queued_bytes: 0,
             report: ReplayReport::default(),
         }
     }
@@ -246,10 +262,16 @@ impl<'v> Replayer<'v> {
         if let Message::Call { id, method, params } = &message
             && method == "mining.submit"
         {
-            let (worker, job_id) = Submit::identify(params);
-            let parsed = Submit::from_params(params).ok();
-            self.queue.push(QueuedSubmit { line, id: id.clone(), worker, job_id, parsed });
-            if self.queue.len() >= MAX_BATCH {
+            let params = match Submit::from_params(params) {
+                Ok(submit) => QueuedParams::Parsed(submit),
+                Err(_) => {
+                    let (worker, job_id) = Submit::identify(params);
+                    QueuedParams::Unparsed { worker, job_id }
+                }
+            };
+            self.queue.push(QueuedSubmit { line, id: id.clone(), params });
+            self.queued_bytes += text.len();
+            if self.queue.len() >= MAX_BATCH || self.queued_bytes >= MAX_QUEUED_BYTES {
                 self.flush();
             }
             return;
@@ -272,14 +294,25 @@ impl<'v> Replayer<'v> {
             return;
         }
         let queue = std::mem::take(&mut self.queue);
-        let shares: Vec<(&Session, &Submit)> =
-            queue.iter().filter_map(|q| q.parsed.as_ref()).map(|s| (&self.session, s)).collect();
+        self.queued_bytes = 0;
+        let shares: Vec<(&Session, &Submit)> = queue
+            .iter()
+            .filter_map(|q| match &q.params {
+                QueuedParams::Parsed(submit) => Some((&self.session, submit)),
+                QueuedParams::Unparsed { .. } => None,
+            })
+            .collect();
         let mut checked = self.validator.check_batch(&shares).into_iter();
+        drop(shares);
         for q in queue {
-            let verdict = if q.parsed.is_some() {
-                checked.next().expect("one verdict per parsed submit") // invariant: see message
-            } else {
-                Verdict::rejected(crate::validate::Reason::Malformed)
+            let (verdict, worker, job_id) = match q.params {
+                QueuedParams::Parsed(submit) => {
+                    let verdict = checked.next().expect("one verdict per parsed submit"); // invariant: see message
+                    (verdict, Some(submit.worker), Some(submit.job_id))
+                }
+                QueuedParams::Unparsed { worker, job_id } => {
+                    (Verdict::rejected(crate::validate::Reason::Malformed), worker, job_id)
+                }
             };
             if !q.id.is_null() {
                 let awaited = AwaitedAnswer::Submit { line: q.line, outcome: verdict.outcome };
@@ -288,8 +321,8 @@ impl<'v> Replayer<'v> {
             self.report.submits.push(SubmitRecord {
                 line: q.line,
                 id: q.id,
-                worker: q.worker,
-                job_id: q.job_id,
+                worker,
+                job_id,
                 result: verdict.outcome.as_str(),
                 reason: verdict.reason().map(|r| r.as_str()),
                 code: verdict.reason().map(|r| r.code()),

@@ -1,6 +1,30 @@
 //! The crate's error type: every malformed input maps to one of these, never a panic.
 
+use std::fmt::Write;
+
 use thiserror::Error;
+
+/// Characters of an offending input an error message shows; a longer input is cut there
+/// and only its length is given, so a message stays short whatever the input's size.
+pub const MAX_QUOTED_CHARS: usize = 16;
+
+/// An offending input as error messages show it, with no allocation proportional to it:
+/// quoted and escaped like `{:?}`, and when it has more than [`MAX_QUOTED_CHARS`]
+/// characters, its first ones and its length: `"0123456789abcdef…" (5000000 chars)`.
+pub fn quote_input(input: &str) -> String {
+    let mut quoted = String::from("\"");
+    let mut chars = input.chars();
+    for c in chars.by_ref().take(MAX_QUOTED_CHARS) {
+        quoted.extend(c.escape_debug());
+    }
+    if chars.next().is_none() {
+        quoted.push('"');
+    } else {
+        // Writing to a String cannot fail.
+        let _ = write!(quoted, "…\" ({} chars)", input.chars().count());
+    }
+    quoted
+}
 
 /// What went wrong with an input.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -27,7 +51,7 @@ pub enum Error {
     #[error("difficulty must be a finite number greater than 0, got {0}")]
     InvalidDifficulty(f64),
     /// An algorithm name this crate does not know.
-    #[error("unknown algorithm {0:?} (expected sha256d or scrypt)")]
+    #[error("unknown algorithm {} (expected sha256d or scrypt)", quote_input(.0))]
     UnknownAlgorithm(String),
     /// scrypt parameters outside what the reference implementation accepts.
     #[error("invalid scrypt parameters: {0}")]

@@ -6,7 +6,7 @@
 //! Results can be drained as they are ready, so a live stream is answered as it goes and
 //! memory does not grow with the transcript.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -16,7 +16,7 @@ use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from
 use crate::stratum::{
     ConfigureResult, Message, Notify, SetExtranonce, Submit, SubscribeResult, parse_line,
 };
-use crate::validate::{Session, Validator, Verdict};
+use crate::validate::{Outcome, Session, Validator, Verdict};
 
 /// One `mining.submit` and its verdict.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -81,43 +81,127 @@ pub struct ReplayReport {
     pub disagreements: Vec<Disagreement>,
 }
 
+/// Longest transcript line understood, in bytes, its newline excluded (1 MiB). A real
+/// stratum line is a few KB; a notify with a large coinbase stays under 250 KB of hex. A
+/// longer line is a line not understood: it is reported and skipped.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Bytes of submit lines queued at most before their batch is checked (16 MiB): the batch
+/// closes at [`MAX_BATCH`] submits or at this size, whichever comes first. A queued submit
+/// keeps its strings once, so the queue holds about this much at most however long the
+/// worker names are (each line is at most [`MAX_LINE_BYTES`]).
+pub const MAX_QUEUED_BYTES: usize = 16 << 20;
+
 /// Submits checked together at most (a longer run of submits is split).
 pub const MAX_BATCH: usize = 256;
 
-/// Requests remembered while waiting for their responses; older ones are forgotten.
-const MAX_PENDING: usize = 65_536;
+/// Requests remembered while they await their answer, in all; past it the oldest is
+/// forgotten (an answer to it then pairs with nothing).
+pub const MAX_UNANSWERED_REQUESTS: usize = 65_536;
 
-enum Pending {
+/// A request whose answer matters to the replay.
+enum AwaitedAnswer {
+    /// `mining.subscribe`: its result sets the extranonce.
     Subscribe,
+    /// `mining.configure`: its result sets the version-rolling mask.
     Configure,
-    /// A checked submit: its line, whether it was valid, and the verdict as text.
-    Submit {
-        line: usize,
-        valid: bool,
-        ours: String,
-    },
+    /// A checked submit: its line and its verdict's outcome, to compare with the pool's.
+    Submit { line: usize, outcome: Outcome },
 }
 
+/// A request id as the pool echoes it: the first 16 bytes of the SHA-256 of its JSON text,
+/// so a key is small whatever the id (`7`, `"7"` and `7.0` are different ids).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct RequestIdKey([u8; 16]);
+
+impl RequestIdKey {
+    fn of(id: &Value) -> Self {
+        let digest = crate::hash::sha256(id.to_string().as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        RequestIdKey(key)
+    }
+}
+
+/// The requests sent and not answered yet. Stratum answers in order on one connection, so
+/// the first answer with id X belongs to the oldest unanswered request with id X (miners
+/// do reuse ids: cgminer after a restart, firmware that sends id 4 for every submit).
+/// At most [`MAX_UNANSWERED_REQUESTS`]; the oldest of all is forgotten first.
+#[derive(Default)]
+struct UnansweredRequests {
+    /// Every unanswered request by its sequence number, so the oldest comes first.
+    by_age: BTreeMap<u64, (RequestIdKey, AwaitedAnswer)>,
+    /// The sequence numbers of the unanswered requests of each id, oldest first (never an
+    /// empty queue: an id whose requests are all answered or forgotten is removed).
+    by_id: HashMap<RequestIdKey, VecDeque<u64>>,
+    next_sequence: u64,
+}
+
+impl UnansweredRequests {
+    /// Remembers a request until its answer arrives.
+    fn push(&mut self, id: &Value, awaited: AwaitedAnswer) {
+        let key = RequestIdKey::of(id);
+        let sequence = self.next_sequence;
+        self.next_sequence += 1;
+        self.by_id.entry(key).or_default().push_back(sequence);
+        self.by_age.insert(sequence, (key, awaited));
+        if self.by_age.len() > MAX_UNANSWERED_REQUESTS
+            && let Some((oldest, (key, _))) = self.by_age.pop_first()
+        {
+            // The oldest request of all is the oldest of its id: the front of its queue.
+            self.remove_from_queue(key, oldest);
+        }
+    }
+
+    /// The oldest unanswered request with `id`, now answered; `None` if there is none.
+    fn answer(&mut self, id: &Value) -> Option<AwaitedAnswer> {
+        let key = RequestIdKey::of(id);
+        let sequence = *self.by_id.get(&key)?.front()?;
+        self.remove_from_queue(key, sequence);
+        self.by_age.remove(&sequence).map(|(_, awaited)| awaited)
+    }
+
+    /// Removes `sequence`, the front of the queue of `key`, and the queue once empty.
+    fn remove_from_queue(&mut self, key: RequestIdKey, sequence: u64) {
+        if let Some(queue) = self.by_id.get_mut(&key) {
+            debug_assert_eq!(queue.front(), Some(&sequence));
+            queue.pop_front();
+            if queue.is_empty() {
+                self.by_id.remove(&key);
+            }
+        }
+    }
+
+    /// How many requests await their answer.
+    fn len(&self) -> usize {
+        self.by_age.len()
+    }
+}
+
+/// A submit waiting for its batch: what its check and its record need, each field once.
 struct QueuedSubmit {
     line: usize,
     id: Value,
-    worker: Option<String>,
-    job_id: Option<String>,
-    parsed: Option<Submit>,
+    params: QueuedParams,
+}
+
+/// The params of a queued submit.
+enum QueuedParams {
+    /// Params that parsed: the check reads them, the record takes worker and job id.
+    Parsed(Submit),
+    /// Params that did not (a `malformed` verdict): what identifies them, if anything.
+    Unparsed { worker: Option<String>, job_id: Option<String> },
 }
 
 /// Drives a validator and one session from transcript lines.
 pub struct Replayer<'v> {
     validator: &'v Validator,
     session: Session,
-    pending: HashMap<String, Pending>,
-    pending_order: VecDeque<String>,
+    unanswered: UnansweredRequests,
     queue: Vec<QueuedSubmit>,
+    /// Bytes of the lines of the queued submits.
+    queued_bytes: usize,
     report: ReplayReport,
-}
-
-fn id_key(id: &Value) -> String {
-    id.to_string()
 }
 
 impl<'v> Replayer<'v> {
@@ -126,9 +210,9 @@ impl<'v> Replayer<'v> {
         Replayer {
             validator,
             session: validator.new_session(),
-            pending: HashMap::new(),
-            pending_order: VecDeque::new(),
+            unanswered: UnansweredRequests::default(),
             queue: Vec::new(),
+            queued_bytes: 0,
             report: ReplayReport::default(),
         }
     }
@@ -147,8 +231,26 @@ impl<'v> Replayer<'v> {
         }
     }
 
-    /// Feeds one line (1-based number `line`).
+    /// Reports line `line`, of `length` bytes, as not understood because it is longer than
+    /// [`MAX_LINE_BYTES`]: for a reader that skips such a line without keeping it.
+    pub fn report_overlong_line(&mut self, line: usize, length: u64) {
+        self.report.problems.push(LineProblem {
+            line,
+            error: Error::Malformed {
+                what: "transcript line",
+                reason: format!("{length} bytes, longer than the limit of {MAX_LINE_BYTES}"),
+            },
+        });
+    }
+
+    /// Feeds one line (1-based number `line`); a line longer than [`MAX_LINE_BYTES`] is
+    /// not understood.
     pub fn feed(&mut self, line: usize, text: &str) {
+        let content = text.strip_suffix('\n').unwrap_or(text);
+        if content.len() > MAX_LINE_BYTES {
+            self.report_overlong_line(line, content.len() as u64);
+            return;
+        }
         let message = match parse_line(text) {
             Ok(Some(m)) => m,
             Ok(None) => return,
@@ -160,10 +262,16 @@ impl<'v> Replayer<'v> {
         if let Message::Call { id, method, params } = &message
             && method == "mining.submit"
         {
-            let (worker, job_id) = Submit::identify(params);
-            let parsed = Submit::from_params(params).ok();
-            self.queue.push(QueuedSubmit { line, id: id.clone(), worker, job_id, parsed });
-            if self.queue.len() >= MAX_BATCH {
+            let params = match Submit::from_params(params) {
+                Ok(submit) => QueuedParams::Parsed(submit),
+                Err(_) => {
+                    let (worker, job_id) = Submit::identify(params);
+                    QueuedParams::Unparsed { worker, job_id }
+                }
+            };
+            self.queue.push(QueuedSubmit { line, id: id.clone(), params });
+            self.queued_bytes += text.len();
+            if self.queue.len() >= MAX_BATCH || self.queued_bytes >= MAX_QUEUED_BYTES {
                 self.flush();
             }
             return;
@@ -174,17 +282,10 @@ impl<'v> Replayer<'v> {
         }
     }
 
-    /// Remembers a request until its response arrives (bounded: the oldest go first).
-    fn expect_response(&mut self, id: &Value, what: Pending) {
-        let key = id_key(id);
-        if self.pending.insert(key.clone(), what).is_none() {
-            self.pending_order.push_back(key);
-        }
-        while self.pending_order.len() > MAX_PENDING {
-            if let Some(old) = self.pending_order.pop_front() {
-                self.pending.remove(&old);
-            }
-        }
+    /// How many requests (subscribe, configure, submits with an id) await their answer:
+    /// at most [`MAX_UNANSWERED_REQUESTS`].
+    pub fn unanswered_requests(&self) -> usize {
+        self.unanswered.len()
     }
 
     /// Checks the submits queued so far (their records become ready to drain).
@@ -193,28 +294,35 @@ impl<'v> Replayer<'v> {
             return;
         }
         let queue = std::mem::take(&mut self.queue);
-        let shares: Vec<(&Session, &Submit)> =
-            queue.iter().filter_map(|q| q.parsed.as_ref()).map(|s| (&self.session, s)).collect();
+        self.queued_bytes = 0;
+        let shares: Vec<(&Session, &Submit)> = queue
+            .iter()
+            .filter_map(|q| match &q.params {
+                QueuedParams::Parsed(submit) => Some((&self.session, submit)),
+                QueuedParams::Unparsed { .. } => None,
+            })
+            .collect();
         let mut checked = self.validator.check_batch(&shares).into_iter();
+        drop(shares);
         for q in queue {
-            let verdict = if q.parsed.is_some() {
-                checked.next().expect("one verdict per parsed submit") // invariant: see message
-            } else {
-                Verdict::rejected(crate::validate::Reason::Malformed)
+            let (verdict, worker, job_id) = match q.params {
+                QueuedParams::Parsed(submit) => {
+                    let verdict = checked.next().expect("one verdict per parsed submit"); // invariant: see message
+                    (verdict, Some(submit.worker), Some(submit.job_id))
+                }
+                QueuedParams::Unparsed { worker, job_id } => {
+                    (Verdict::rejected(crate::validate::Reason::Malformed), worker, job_id)
+                }
             };
             if !q.id.is_null() {
-                let ours = match verdict.reason() {
-                    Some(r) => format!("rejected ({r})"),
-                    None => verdict.outcome.as_str().to_string(),
-                };
-                let pending = Pending::Submit { line: q.line, valid: verdict.is_valid(), ours };
-                self.expect_response(&q.id, pending);
+                let awaited = AwaitedAnswer::Submit { line: q.line, outcome: verdict.outcome };
+                self.unanswered.push(&q.id, awaited);
             }
             self.report.submits.push(SubmitRecord {
                 line: q.line,
                 id: q.id,
-                worker: q.worker,
-                job_id: q.job_id,
+                worker,
+                job_id,
                 result: verdict.outcome.as_str(),
                 reason: verdict.reason().map(|r| r.as_str()),
                 code: verdict.reason().map(|r| r.code()),
@@ -244,23 +352,28 @@ impl<'v> Replayer<'v> {
                 "mining.set_version_mask" => {
                     self.session.set_version_mask(Some(set_version_mask_from_params(&params)?));
                 }
-                "mining.subscribe" => self.expect_response(&id, Pending::Subscribe),
-                "mining.configure" => self.expect_response(&id, Pending::Configure),
+                "mining.subscribe" => self.unanswered.push(&id, AwaitedAnswer::Subscribe),
+                "mining.configure" => self.unanswered.push(&id, AwaitedAnswer::Configure),
                 // Requests that do not change what a share must satisfy.
                 _ => {}
             },
-            Message::Response { id, result, error } => match self.pending.remove(&id_key(&id)) {
-                Some(Pending::Subscribe) if error.is_null() && !result.is_null() => {
+            Message::Response { id, result, error } => match self.unanswered.answer(&id) {
+                Some(AwaitedAnswer::Subscribe) if error.is_null() && !result.is_null() => {
                     let s = SubscribeResult::from_result(&result)?;
                     self.session.set_extranonce(s.extranonce1, s.extranonce2_size)?;
                 }
-                Some(Pending::Configure) if error.is_null() && !result.is_null() => {
+                Some(AwaitedAnswer::Configure) if error.is_null() && !result.is_null() => {
                     let c = ConfigureResult::from_result(&result)?;
                     self.session.set_version_mask(c.version_mask);
                 }
-                Some(Pending::Submit { line: submit_line, valid, ours }) => {
+                Some(AwaitedAnswer::Submit { line: submit_line, outcome }) => {
                     let pool_accepted = result == Value::Bool(true) && error.is_null();
+                    let valid = !matches!(outcome, Outcome::Rejected(_));
                     if pool_accepted != valid {
+                        let ours = match outcome {
+                            Outcome::Rejected(reason) => format!("rejected ({reason})"),
+                            valid => valid.as_str().to_string(),
+                        };
                         self.report.disagreements.push(Disagreement {
                             submit_line,
                             response_line: line,
@@ -289,7 +402,7 @@ impl<'v> Replayer<'v> {
     }
 }
 
-/// Replays a whole transcript.
+/// Replays a whole transcript (lines longer than [`MAX_LINE_BYTES`] are not understood).
 pub fn replay_lines<'a>(
     validator: &Validator,
     lines: impl IntoIterator<Item = &'a str>,

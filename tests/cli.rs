@@ -4,6 +4,7 @@
 mod common;
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -133,4 +134,67 @@ fn bad_arguments_exit_2_with_one_line() {
         assert!(!err.contains("panicked"), "{args:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+/// A bound that only stops a test whose binary does not stop: these runs end at once.
+const ARGUMENT_ERROR_LIMIT: Duration = Duration::from_secs(30);
+
+#[test]
+fn bench_bad_arguments_exit_2_with_one_line() {
+    let cases: [&[&str]; 9] = [
+        &["bench", "--threads", "257"],
+        &["bench", "--threads", "1024", "--seconds", "0.01"],
+        &["bench", "--threads", "10000"],
+        &["bench", "--threads", "0"],
+        &["bench", "--threads", "-1"],
+        &["bench", "--seconds", "0"],
+        &["bench", "--seconds", "-1"],
+        &["bench", "--seconds", "NaN"],
+        &["bench", "--seconds", "1e9"],
+    ];
+    for args in cases {
+        let (out, _) = run_sharecheck_within(args, Vec::new(), ARGUMENT_ERROR_LIMIT);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err:?}");
+        assert!(err.starts_with("error:"), "{args:?}: {err:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// `bench --json` with `args`: the report, after checking it ran within `limit`.
+fn bench_report(args: &[&str], limit: Duration) -> (Value, Duration) {
+    let (out, took) = run_sharecheck_within(args, Vec::new(), limit);
+    let report = json(&out);
+    for figure in ["scrypt_hashes_per_s", "sha256d_headers_per_s", "share_checks_per_s_scrypt"] {
+        let x = report[figure].as_f64().unwrap();
+        assert!(x.is_finite() && x > 0.0, "{figure} = {x}");
+    }
+    (report, took)
+}
+
+#[test]
+fn bench_seconds_bounds_the_whole_run() {
+    // --seconds covers setup and every round. The most threads on a short run: it once
+    // took 10 s for 0.2 s here (a whole pass of 2048 checks per thread per figure, every
+    // round); now the first round's unit of work per thread (about 5 ms of one core's
+    // work each, 1.3 s for 256 threads on the 2-core VM) is all it can add. The limit
+    // only stops the test; it is not a timing claim.
+    let (report, _) = bench_report(
+        &["bench", "--threads", "256", "--seconds", "0.2", "--json"],
+        Duration::from_secs(6),
+    );
+    assert_eq!(report["threads"], 256);
+    assert!((1..=5).contains(&report["rounds"].as_u64().unwrap()), "{report}");
+    let (report, _) = bench_report(
+        &["bench", "--threads", "64", "--seconds", "0.2", "--json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(report["threads"], 64);
+    // One thread: the time is enough for every round.
+    let (report, _) = bench_report(
+        &["bench", "--threads", "1", "--seconds", "0.5", "--json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(report["rounds"], 5);
 }

@@ -15,10 +15,10 @@ use sharecheck::hash::{self, Platform};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Worker threads for every figure.
+    /// Worker threads for every figure (1..=256).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Total measuring time in seconds (split over the figures and rounds).
+    /// Seconds the whole run takes, setup included (split over the figures and rounds).
     #[arg(long, default_value_t = 12.0)]
     seconds: f64,
     /// Print one JSON object instead of text.
@@ -43,26 +43,35 @@ struct Report {
     sequential_share_checks_per_s_sha256d: f64,
 }
 
+/// Rounds at most; a round starts only while the run's time is not up.
 const ROUNDS: usize = 5;
 const FIGURES: usize = 7;
+/// Most worker threads: more than the cores of the machines it is for, and each thread
+/// holds its own scrypt scratchpads (about 1.1 MiB: 8 lanes of 128 KiB, and one more).
+const MAX_THREADS: usize = 256;
+/// SHA-256d share checks per thread in one `check_batch` call (the unit of work of that
+/// figure): 16 of its 32-share chunks per thread.
+const SHA256D_CHECKS_PER_THREAD: usize = 512;
+/// scrypt share checks per thread in one `check_batch` call: one 32-share chunk each.
+const SCRYPT_CHECKS_PER_THREAD: usize = 32;
+/// Shares checked one at a time between two looks at the clock.
+const SEQUENTIAL_CHECKS_PER_PASS: usize = 512;
 
-/// Runs `work` on `threads` threads for `duration`; `work` returns the items it did.
-fn rate(threads: usize, duration: Duration, work: &(dyn Fn() -> u64 + Sync)) -> f64 {
+/// Runs `work` on every thread of `pool` until `until`; `work` returns the items it did.
+/// One call is made whatever the time, so every measurement has a figure; past `until`
+/// a thread only finishes the call it is in.
+fn rate(pool: &rayon::ThreadPool, until: Instant, work: &(dyn Fn() -> u64 + Sync)) -> f64 {
     let started = Instant::now();
-    let items: u64 = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = 0;
-                    while started.elapsed() < duration {
-                        done += work();
-                    }
-                    done
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("bench thread")).sum() // invariant: see message
-    });
+    let items: u64 = pool
+        .broadcast(|thread| {
+            let mut done = if thread.index() == 0 { work() } else { 0 };
+            while Instant::now() < until {
+                done += work();
+            }
+            done
+        })
+        .into_iter()
+        .sum();
     items as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -71,15 +80,53 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// The run's clock: every measurement gets a slice of the time left to the deadline,
+/// shared evenly by the measurements not yet run (one that ran over shortens the ones
+/// after it), and what each ran past its slice is added up per round.
+struct MeasuringTime {
+    deadline: Instant,
+    measurements_left: u32,
+    /// Time the measurements of the current round ran past their slices: the work a
+    /// round does however short its slices (one call per thread and figure, at least).
+    round_overrun: Duration,
+}
+
+impl MeasuringTime {
+    /// Runs `measure` with the end of its slice and returns its figure.
+    fn measure(&mut self, measure: impl FnOnce(Instant) -> f64) -> f64 {
+        let now = Instant::now();
+        let end =
+            now + self.deadline.saturating_duration_since(now) / self.measurements_left.max(1);
+        self.measurements_left = self.measurements_left.saturating_sub(1);
+        let figure = measure(end);
+        self.round_overrun += Instant::now().saturating_duration_since(end);
+        figure
+    }
+
+    /// Whether another round fits before the deadline: the time left must cover what
+    /// the last round ran over, however short its slices are made.
+    fn another_round_fits(&mut self) -> bool {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        let fits = !left.is_zero() && left >= self.round_overrun;
+        self.round_overrun = Duration::ZERO;
+        fits
+    }
+}
+
 pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
-    if args.threads == 0 || args.threads > 1024 {
-        return Err(Failure::usage("--threads must be 1..=1024"));
+    let started = Instant::now();
+    if args.threads == 0 || args.threads > MAX_THREADS {
+        return Err(Failure::usage(format!("--threads must be 1..={MAX_THREADS}")));
     }
     if !args.seconds.is_finite() || args.seconds <= 0.0 || args.seconds > 86_400.0 {
         return Err(Failure::usage("--seconds must be a positive number of seconds"));
     }
     let threads = args.threads;
-    let slice = Duration::from_secs_f64(args.seconds / (ROUNDS * FIGURES) as f64);
+    let mut time = MeasuringTime {
+        deadline: started + Duration::from_secs_f64(args.seconds),
+        measurements_left: (ROUNDS * FIGURES) as u32,
+        round_overrun: Duration::ZERO,
+    };
     let platform = Platform::get();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -89,9 +136,9 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     let scrypt_headers: Vec<[u8; 80]> = (0..16).map(sample_header).collect();
     let sha_headers: Vec<[u8; 80]> = (0..64).map(sample_header).collect();
     let scrypt_params = scrypt::Params::new(10, 1, 1).expect("valid scrypt parameters"); // invariant: see message
-    let sha_checks = ShareWorkload::sha256d_13_branch(2048 * threads);
-    let scrypt_checks = ShareWorkload::scrypt(32 * threads);
-    let sequential = ShareWorkload::sha256d_13_branch(4096);
+    let sha_checks = ShareWorkload::sha256d_13_branch(SHA256D_CHECKS_PER_THREAD * threads);
+    let scrypt_checks = ShareWorkload::scrypt(SCRYPT_CHECKS_PER_THREAD * threads);
+    let sequential = ShareWorkload::sha256d_13_branch(SEQUENTIAL_CHECKS_PER_PASS);
 
     let ours_scrypt = || {
         let mut out = [[0u8; 32]; 16];
@@ -119,19 +166,25 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     };
 
     let mut figures: Vec<Vec<f64>> = vec![Vec::new(); FIGURES];
-    for _ in 0..ROUNDS {
-        figures[0].push(rate(threads, slice, &ours_scrypt));
-        figures[1].push(rate(threads, slice, &crate_scrypt));
-        figures[2].push(rate(threads, slice, &ours_sha));
-        figures[3].push(rate(threads, slice, &crate_sha));
-        figures[4].push(batch_rate(&pool, &sha_checks, slice));
-        figures[5].push(batch_rate(&pool, &scrypt_checks, slice));
-        figures[6].push(sequential_rate(&sequential, slice));
+    // Every pool thread allocates its scrypt scratchpads before anything is measured.
+    pool.broadcast(|_| ours_scrypt());
+    let mut rounds = 0;
+    // The first round runs whatever the time (every figure needs one); a later one only
+    // if the time left covers what the last round ran over.
+    while rounds < ROUNDS && (rounds == 0 || time.another_round_fits()) {
+        figures[0].push(time.measure(|until| rate(&pool, until, &ours_scrypt)));
+        figures[1].push(time.measure(|until| rate(&pool, until, &crate_scrypt)));
+        figures[2].push(time.measure(|until| rate(&pool, until, &ours_sha)));
+        figures[3].push(time.measure(|until| rate(&pool, until, &crate_sha)));
+        figures[4].push(time.measure(|until| batch_rate(&pool, &sha_checks, until)));
+        figures[5].push(time.measure(|until| batch_rate(&pool, &scrypt_checks, until)));
+        figures[6].push(time.measure(|until| sequential_rate(&sequential, until)));
+        rounds += 1;
     }
     let m: Vec<f64> = figures.into_iter().map(median).collect();
     let report = Report {
         threads,
-        rounds: ROUNDS,
+        rounds,
         sha256_path: platform.sha256().to_string(),
         scrypt_path: platform.scrypt().to_string(),
         scrypt_hashes_per_s: m[0],
@@ -150,7 +203,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         let n = |x: f64| human_number(x.round());
         println!(
             "threads {}, medians of {} rounds; kernels: sha256 {}, scrypt {}",
-            threads, ROUNDS, report.sha256_path, report.scrypt_path
+            threads, rounds, report.sha256_path, report.scrypt_path
         );
         println!(
             "scrypt(1024,1,1) hashes/s     {:>12}   scrypt crate {:>10}   ({:.2}x)",
@@ -180,31 +233,38 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     Ok(0)
 }
 
-/// Batch checks on the pool; every pass over the submits refreshes the job so each share
-/// is fresh (checked through the duplicate filter like any valid share).
-fn batch_rate(pool: &rayon::ThreadPool, workload: &ShareWorkload, duration: Duration) -> f64 {
+/// Batch checks on the pool until `until` (one call at least): each call checks the whole
+/// workload (its size sets the unit of work) after refreshing the job, so each share is
+/// fresh (checked through the duplicate filter like any valid share).
+fn batch_rate(pool: &rayon::ThreadPool, workload: &ShareWorkload, until: Instant) -> f64 {
     let batch = workload.batch();
     let started = Instant::now();
     let mut done = 0u64;
-    while started.elapsed() < duration {
+    loop {
         workload.refresh();
         let verdicts = pool.install(|| workload.validator.check_batch(&batch));
         debug_assert!(verdicts.iter().all(|v| v.is_valid()));
         done += verdicts.len() as u64;
+        if Instant::now() >= until {
+            break;
+        }
     }
     done as f64 / started.elapsed().as_secs_f64()
 }
 
-/// `check` one share at a time on this thread.
-fn sequential_rate(workload: &ShareWorkload, duration: Duration) -> f64 {
+/// `check` one share at a time on this thread until `until` (one pass at least).
+fn sequential_rate(workload: &ShareWorkload, until: Instant) -> f64 {
     let started = Instant::now();
     let mut done = 0u64;
-    while started.elapsed() < duration {
+    loop {
         workload.refresh();
         for s in &workload.submits {
             black_box(workload.validator.check(&workload.session, s));
         }
         done += workload.submits.len() as u64;
+        if Instant::now() >= until {
+            break;
+        }
     }
     done as f64 / started.elapsed().as_secs_f64()
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use super::Failure;
 use super::hash_cmd::parse_algorithm;
 use sharecheck::Algorithm;
-use sharecheck::replay::{ReplayReport, Replayer};
+use sharecheck::replay::{MAX_LINE_BYTES, ReplayReport, Replayer};
 use sharecheck::validate::{Validator, ValidatorConfig};
 
 #[derive(Args, Debug)]
@@ -57,15 +57,14 @@ pub fn run(args: &ReplayArgs) -> Result<i32, Failure> {
     let mut line = Vec::new();
     let mut number = 0;
     loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
+        let read = read_line_within(&mut reader, &mut line, MAX_LINE_BYTES)
             .map_err(|e| Failure::usage(format!("cannot read {}: {e}", args.file)))?;
-        if read == 0 {
-            break;
-        }
         number += 1;
-        replayer.feed_bytes(number, &line);
+        match read {
+            LineRead::End => break,
+            LineRead::Line => replayer.feed_bytes(number, &line),
+            LineRead::Overlong { length } => replayer.report_overlong_line(number, length),
+        }
         // Nothing more waiting in the input: answer what is queued now (a live stream is
         // answered line by line; a file is checked in large batches).
         // (`buffer()` looks without reading: a read would block on a quiet stream.)
@@ -108,6 +107,64 @@ pub fn run(args: &ReplayArgs) -> Result<i32, Failure> {
         args.algo
     );
     Ok(if totals.problems == 0 { 0 } else { 1 })
+}
+
+/// What [`read_line_within`] found.
+#[derive(Debug, PartialEq)]
+enum LineRead {
+    /// The input has ended.
+    End,
+    /// A line, now in the buffer (without its newline).
+    Line,
+    /// A line longer than the limit, consumed up to its newline and not kept.
+    Overlong {
+        /// Its length in bytes, newline excluded.
+        length: u64,
+    },
+}
+
+/// Reads the next line into `line` (cleared first; newline excluded), keeping at most
+/// `limit` bytes: a longer line is read through to its newline without being held, so
+/// memory stays bounded whatever the input. The last line may lack its newline.
+fn read_line_within(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<LineRead> {
+    line.clear();
+    let mut length = 0u64;
+    let mut overlong = false;
+    let mut read_any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            if !read_any {
+                return Ok(LineRead::End);
+            }
+            break;
+        }
+        read_any = true;
+        let newline = available.iter().position(|&b| b == b'\n');
+        let part = &available[..newline.unwrap_or(available.len())];
+        length += part.len() as u64;
+        if !overlong && line.len() + part.len() > limit {
+            overlong = true;
+            line.clear();
+        }
+        if !overlong {
+            line.extend_from_slice(part);
+        }
+        let consumed = part.len() + usize::from(newline.is_some());
+        reader.consume(consumed);
+        if newline.is_some() {
+            break;
+        }
+    }
+    Ok(if overlong { LineRead::Overlong { length } } else { LineRead::Line })
 }
 
 /// Prints ready verdicts on stdout and problems on stderr, and counts them.

@@ -2,10 +2,12 @@
 
 use serde_json::Value;
 
-use super::wire::{is_hex, number, params_array, parse_hex, parse_u32_be, str_param};
+use super::wire::{
+    MAX_EXTRANONCE_BYTES, is_hex, number, params_array, parse_hex, parse_u32_be, str_param,
+};
 use crate::chain::Hash256;
 use crate::chain::header::prevhash_from_stratum;
-use crate::error::Error;
+use crate::error::{Error, quote_input};
 
 /// `mining.notify` params, decoded.
 #[derive(Clone, Debug, PartialEq)]
@@ -113,22 +115,41 @@ pub struct SetExtranonce {
 }
 
 impl SetExtranonce {
-    /// Decodes `[extranonce1, extranonce2_size]`.
+    /// Decodes `[extranonce1, extranonce2_size]`; an extranonce1 longer than
+    /// [`MAX_EXTRANONCE_BYTES`] is `Error::Malformed`.
     pub fn from_params(params: &Value) -> Result<Self, Error> {
         const W: &str = "mining.set_extranonce";
         let p = params_array(W, params)?;
         Ok(SetExtranonce {
-            extranonce1: parse_hex("extranonce1", str_param(W, p, 0)?)?,
+            extranonce1: extranonce1(W, str_param(W, p, 0)?)?,
             extranonce2_size: extranonce2_size(W, p.get(1))?,
         })
     }
 }
 
+/// An extranonce1 of at most [`MAX_EXTRANONCE_BYTES`] bytes: the length is checked before
+/// the hex is decoded, so a longer one costs nothing of its size to refuse.
+fn extranonce1(what: &'static str, hex: &str) -> Result<Vec<u8>, Error> {
+    if hex.len() > 2 * MAX_EXTRANONCE_BYTES {
+        return Err(Error::Malformed {
+            what,
+            reason: format!(
+                "extranonce1 is {} hex digits, longer than {MAX_EXTRANONCE_BYTES} bytes",
+                hex.len()
+            ),
+        });
+    }
+    parse_hex("extranonce1", hex)
+}
+
 fn extranonce2_size(what: &'static str, v: Option<&Value>) -> Result<usize, Error> {
     v.and_then(Value::as_u64)
-        .filter(|&n| (1..=32).contains(&n))
+        .filter(|&n| (1..=MAX_EXTRANONCE_BYTES as u64).contains(&n))
         .map(|n| n as usize)
-        .ok_or_else(|| Error::Malformed { what, reason: "extranonce2 size must be 1..=32".into() })
+        .ok_or_else(|| Error::Malformed {
+            what,
+            reason: format!("extranonce2 size must be 1..={MAX_EXTRANONCE_BYTES}"),
+        })
 }
 
 /// The result of `mining.subscribe`: `[subscriptions, extranonce1, extranonce2_size]`.
@@ -141,12 +162,13 @@ pub struct SubscribeResult {
 }
 
 impl SubscribeResult {
-    /// Decodes the result value.
+    /// Decodes the result value; an extranonce1 longer than [`MAX_EXTRANONCE_BYTES`] is
+    /// `Error::Malformed`.
     pub fn from_result(result: &Value) -> Result<Self, Error> {
         const W: &str = "mining.subscribe result";
         let p = params_array(W, result)?;
         Ok(SubscribeResult {
-            extranonce1: parse_hex("extranonce1", str_param(W, p, 1)?)?,
+            extranonce1: extranonce1(W, str_param(W, p, 1)?)?,
             extranonce2_size: extranonce2_size(W, p.get(2))?,
         })
     }
@@ -179,6 +201,30 @@ impl ConfigureResult {
     }
 }
 
+/// The first of a submit's hex fields that is not hex, as a typed error with a short
+/// message (see [`quote_input`]).
+fn check_hex_fields(
+    extranonce2: &str,
+    ntime: &str,
+    nonce: &str,
+    version_bits: Option<&str>,
+) -> Result<(), Error> {
+    let fields = [
+        ("extranonce2", Some(extranonce2)),
+        ("ntime", Some(ntime)),
+        ("nonce", Some(nonce)),
+        ("version bits", version_bits),
+    ];
+    for (what, value) in fields {
+        if let Some(v) = value
+            && !is_hex(v)
+        {
+            return Err(Error::InvalidHex { what, reason: quote_input(v) });
+        }
+    }
+    Ok(())
+}
+
 /// `mining.submit` params as sent, before any validation beyond shape: the check decides
 /// what each field means (sizes, windows), so the raw strings are kept.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -209,41 +255,33 @@ impl Submit {
                 reason: format!("{} params, need 5 or 6", p.len()),
             });
         }
-        let job_id = match &p[1] {
-            Value::String(s) => s.clone(),
-            Value::Number(n) => n.to_string(),
-            _ => {
-                return Err(Error::Malformed { what: W, reason: "job id must be a string".into() });
-            }
-        };
-        let submit = Submit {
-            worker: str_param(W, p, 0)?.to_string(),
-            job_id,
-            extranonce2: str_param(W, p, 2)?.to_string(),
-            ntime: str_param(W, p, 3)?.to_string(),
-            nonce: str_param(W, p, 4)?.to_string(),
-            version_bits: if p.len() == 6 { Some(str_param(W, p, 5)?.to_string()) } else { None },
-        };
-        submit.check_hex()?;
-        Ok(submit)
+        let job_id = &p[1];
+        if !matches!(job_id, Value::String(_) | Value::Number(_)) {
+            return Err(Error::Malformed { what: W, reason: "job id must be a string".into() });
+        }
+        let worker = str_param(W, p, 0)?;
+        let extranonce2 = str_param(W, p, 2)?;
+        let ntime = str_param(W, p, 3)?;
+        let nonce = str_param(W, p, 4)?;
+        let version_bits = if p.len() == 6 { Some(str_param(W, p, 5)?) } else { None };
+        // Checked before anything is copied: refusing a field costs nothing of its size.
+        check_hex_fields(extranonce2, ntime, nonce, version_bits)?;
+        Ok(Submit {
+            worker: worker.to_string(),
+            job_id: match job_id {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+            extranonce2: extranonce2.to_string(),
+            ntime: ntime.to_string(),
+            nonce: nonce.to_string(),
+            version_bits: version_bits.map(str::to_string),
+        })
     }
 
     /// Every hex field is hex (digits only, even count).
     pub fn check_hex(&self) -> Result<(), Error> {
-        let fields = [
-            ("extranonce2", Some(&self.extranonce2)),
-            ("ntime", Some(&self.ntime)),
-            ("nonce", Some(&self.nonce)),
-            ("version bits", self.version_bits.as_ref()),
-        ];
-        for (what, value) in fields {
-            if let Some(v) = value
-                && !is_hex(v)
-            {
-                return Err(Error::InvalidHex { what, reason: format!("{v:?}") });
-            }
-        }
-        Ok(())
+        check_hex_fields(&self.extranonce2, &self.ntime, &self.nonce, self.version_bits.as_deref())
     }
 
     /// Best-effort worker and job id of params that did not parse, for reporting.

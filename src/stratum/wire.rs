@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, decode_hex};
+use crate::error::{Error, decode_hex, quote_input};
 
 /// Longest extranonce1 or extranonce2 accepted, in bytes. Pools use 2–16; the bound keeps
 /// what one `mining.subscribe` or `mining.submit` can make the proxy hold or hash small.
@@ -18,7 +18,7 @@ pub fn is_hex(s: &str) -> bool {
 pub fn parse_u32_be(what: &'static str, s: &str) -> Result<u32, Error> {
     parse_word(s).ok_or_else(|| Error::Malformed {
         what,
-        reason: format!("expected 8 hex digits, got {s:?}"),
+        reason: format!("expected 8 hex digits, got {}", quote_input(s)),
     })
 }
 
@@ -50,7 +50,22 @@ pub fn number(what: &'static str, v: &Value) -> Result<f64, Error> {
         Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     };
-    n.ok_or_else(|| Error::Malformed { what, reason: format!("expected a number, got {v}") })
+    n.ok_or_else(|| Error::Malformed {
+        what,
+        reason: format!("expected a number, got {}", describe(v)),
+    })
+}
+
+/// A JSON value as an error message shows it: strings through [`quote_input`], arrays and
+/// objects by their size only, so the message stays short whatever the value.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => quote_input(s),
+        Value::Array(a) => format!("an array of {} entries", a.len()),
+        Value::Object(o) => format!("an object of {} fields", o.len()),
+        // Null, a bool or a number: a few characters.
+        other => other.to_string(),
+    }
 }
 
 /// The JSON params array of a request or notification.

@@ -235,3 +235,58 @@ pub mod miner {
         }
     }
 }
+
+/// Runs the built `sharecheck` with `args` and `stdin`, and returns what it left and how
+/// long it took. A run past `limit` is killed and the test fails: a test stops by itself
+/// whatever the binary does.
+pub fn run_sharecheck_within(
+    args: &[&str],
+    stdin: Vec<u8>,
+    limit: std::time::Duration,
+) -> (std::process::Output, std::time::Duration) {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut input = child.stdin.take().expect("piped stdin");
+    // A write error only means the binary stopped reading (it exited, or was killed).
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = read_all(Box::new(child.stderr.take().expect("piped stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited for") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sharecheck {args:?} still running after {limit:?}: killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let elapsed = started.elapsed();
+    writer.join().expect("stdin writer");
+    let output = std::process::Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    (output, elapsed)
+}

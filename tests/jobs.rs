@@ -113,3 +113,15 @@ fn extranonces_count_toward_the_coinbase_limit() {
     assert!(v.notify(notify("fits", 1000 - 4 - 64, 1, false)).is_ok());
     assert!(matches!(v.notify(notify("over", 1000 - 4 - 63, 1, false)), Err(Error::JobRefused(_))));
 }
+
+#[test]
+fn a_refused_job_names_a_huge_id_briefly() {
+    let config = ValidatorConfig { max_branch_len: 0, ..Default::default() };
+    let v = Validator::new(Algorithm::Sha256d, config);
+    let huge_id = "j".repeat(1 << 20);
+    let Err(Error::JobRefused(message)) = v.notify(notify(&huge_id, 10, 1, false)) else {
+        panic!("a branch over the limit is refused")
+    };
+    assert!(message.len() < 200, "{} bytes: {}", message.len(), &message[..200]);
+    assert!(message.contains("(1048576 chars)"), "{message}");
+}

@@ -151,7 +151,7 @@ impl Validator {
         let reject = |r| Final(Verdict::rejected(r));
 
         // 1. Parse: every hex field is hex.
-        if submit.check_hex().is_err() {
+        if !submit.is_all_hex() {
             return reject(Reason::Malformed);
         }
         // 2. Session state.

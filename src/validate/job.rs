@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 use super::config::ValidatorConfig;
 use super::duplicates::DuplicateFilter;
 use crate::chain::{CompactTarget, Hash256, Target};
-use crate::error::Error;
+use crate::error::{Error, quote_input};
 use crate::stratum::Notify;
 use crate::stratum::wire::MAX_EXTRANONCE_BYTES;
 
@@ -43,15 +43,16 @@ impl PreparedJob {
         let coinbase = notify.coinb1.len() + notify.coinb2.len() + 2 * MAX_EXTRANONCE_BYTES;
         if coinbase > config.max_coinbase_bytes {
             return Err(Error::JobRefused(format!(
-                "job {:?}: coinbase of up to {coinbase} bytes (coinb1, coinb2 and \
+                "job {}: coinbase of up to {coinbase} bytes (coinb1, coinb2 and \
                  {MAX_EXTRANONCE_BYTES} bytes for each extranonce), limit {}",
-                notify.job_id, config.max_coinbase_bytes
+                quote_input(&notify.job_id),
+                config.max_coinbase_bytes
             )));
         }
         if notify.merkle_branch.len() > config.max_branch_len {
             return Err(Error::JobRefused(format!(
-                "job {:?}: merkle branch has {} entries, limit {}",
-                notify.job_id,
+                "job {}: merkle branch has {} entries, limit {}",
+                quote_input(&notify.job_id),
                 notify.merkle_branch.len(),
                 config.max_branch_len
             )));

@@ -159,13 +159,72 @@ fn a_rebroadcast_job_keeps_its_shares() {
     assert_eq!(validator.check(&miner, &s).outcome, DUPLICATE);
     notify(&validator, &job, true);
     assert_eq!(validator.check(&miner, &s).outcome, DUPLICATE);
-    // A different job under the same id is new work: the same fields hash to another
-    // header, which is no duplicate.
+    // A different job under the same id is a new job with a new filter, even where the
+    // same fields hash to the same header (here only the job's own ntime moved back).
     let mut changed = job.clone();
-    changed.coinb2 = changed.coinb2.replace("037a9000", "037a9001");
-    assert_ne!(changed.coinb2, job.coinb2);
+    changed.ntime -= 1;
     notify(&validator, &changed, true);
-    let verdict = validator.check(&miner, &s);
-    assert_ne!(verdict.outcome, DUPLICATE, "{verdict:?}");
-    assert!(verdict.pow_hash.is_some() && verdict.pow_hash != first.pow_hash);
+    let again = validator.check(&miner, &s);
+    assert_eq!(again.outcome, Outcome::Accepted);
+    assert_eq!(again.pow_hash, first.pow_hash, "the same header");
+}
+
+#[test]
+fn a_live_jobs_allowance_survives_many_newer_jobs() {
+    let job_a = job();
+    let en1 = "0a0b0c0d";
+    let config = ValidatorConfig {
+        max_live_jobs: 2,
+        max_shares_per_connection: 1,
+        ..ValidatorConfig::default()
+    };
+    let validator = Validator::new(Algorithm::Sha256d, config);
+    notify(&validator, &job_a, true);
+    let miner = connection(&validator, en1);
+    assert_eq!(validator.check(&miner, &plain(&job_a, en1, 1)).outcome, Outcome::Accepted);
+    // Job "b" re-notified with a different coinbase 10 times: a shares each version, so
+    // the connection's per-job cache (live jobs + 4 slots) fills with b's versions.
+    for version in 0..10u8 {
+        let mut b = job();
+        b.id = "b".into();
+        b.coinb2 = format!("{}{:02x}", b.coinb2, version);
+        notify(&validator, &b, false);
+        assert_eq!(validator.check(&miner, &plain(&b, en1, 1)).outcome, Outcome::Accepted);
+    }
+    // Job a is still live; its allowance of one share is still spent.
+    assert_eq!(validator.check(&miner, &plain(&job_a, en1, 2)).outcome, STALE);
+}
+
+#[test]
+fn subscribing_again_keeps_the_allowance() {
+    let job = job();
+    let en1 = "0a0b0c0d";
+    let config = ValidatorConfig { max_shares_per_connection: 1, ..ValidatorConfig::default() };
+    let validator = Validator::new(Algorithm::Sha256d, config);
+    notify(&validator, &job, true);
+    let mut miner = connection(&validator, en1);
+    assert_eq!(validator.check(&miner, &plain(&job, en1, 1)).outcome, Outcome::Accepted);
+    miner.set_extranonce(hex::decode(en1).unwrap(), 4).unwrap();
+    assert_eq!(validator.check(&miner, &plain(&job, en1, 2)).outcome, STALE);
+    // A new extranonce1 is new work on the same job, under the same allowance.
+    let en1_new = "0a0b0c0e";
+    miner.set_extranonce(hex::decode(en1_new).unwrap(), 4).unwrap();
+    assert_eq!(validator.check(&miner, &plain(&job, en1_new, 3)).outcome, STALE);
+    // ... and its midstate is the new one: a block mined for it is found.
+    let b = block(&job, en1_new, 4);
+    let verdict = validator.check(&miner, &b);
+    assert_eq!(verdict.outcome, Outcome::Block);
+    let nonce = u32::from_str_radix(&b.nonce, 16).unwrap();
+    let header = job.header(en1_new, &b.extranonce2, job.ntime, nonce, job.version);
+    assert_eq!(verdict.block.unwrap().header, header);
+}
+
+#[test]
+fn extranonces_beyond_32_bytes_are_refused() {
+    let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+    let mut miner = validator.new_session();
+    assert!(miner.set_extranonce(vec![0; 33], 4).is_err());
+    assert!(miner.set_extranonce(vec![0; 4], 33).is_err());
+    assert!(!miner.is_subscribed(), "a refused subscription leaves the session as it was");
+    assert!(miner.set_extranonce(vec![0; 32], 32).is_ok());
 }

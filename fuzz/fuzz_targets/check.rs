@@ -34,7 +34,9 @@ impl Field {
 struct Share {
     connection: bool,
     job: u8,
-    extranonce2: Vec<u8>,
+    /// Rendered at the connection's extranonce2 size, unless `extranonce2_raw` is given.
+    extranonce2: u64,
+    extranonce2_raw: Option<Vec<u8>>,
     upper: bool,
     ntime_offset: Field,
     nonce: Field,
@@ -63,11 +65,28 @@ struct Input {
     coinb2: Vec<u8>,
     branch: Vec<[u8; 32]>,
     version: u32,
-    /// 0: arbitrary `nbits_raw`; 1: every hash is a block (regtest); 2: 1 in 2^16 is.
+    /// 0: arbitrary `nbits_raw`; else one of `KNOWN_NBITS`.
     nbits_kind: u8,
     nbits_raw: u32,
     ntime: u32,
     events: Vec<Event>,
+}
+
+/// nBits with their targets worked out by hand (mantissa · 256^(exponent − 3)), as
+/// big-endian bytes: every hash is a block (regtest), 1 in 4 is, 1 in 2^16 is.
+const KNOWN_NBITS: [(u32, [u8; 4], usize); 3] = [
+    (0x207f_ffff, [0x7f, 0xff, 0xff, 0x00], 0),
+    (0x2040_0000, [0x40, 0x00, 0x00, 0x00], 0),
+    (0x1f00_ffff, [0x00, 0x00, 0xff, 0xff], 0),
+];
+
+/// The network target of a known nBits kind, big-endian (its top 4 bytes as listed, the
+/// rest zero), or `None` for arbitrary nBits.
+fn known_target(kind: u8) -> Option<[u8; 32]> {
+    let (_, top, at) = KNOWN_NBITS.get((kind % 4).checked_sub(1)? as usize)?;
+    let mut target = [0u8; 32];
+    target[*at..*at + 4].copy_from_slice(top);
+    Some(target)
 }
 
 /// The most submits checked per input (scrypt costs ~50 µs a hash, twice).
@@ -94,9 +113,14 @@ struct Side {
 }
 
 impl Side {
+    /// Two connections, subscribed with extranonce1 0 and 1 (4 bytes of extranonce2):
+    /// further `Subscribe` events change them.
     fn new(algorithm: Algorithm, config: ValidatorConfig) -> Side {
         let validator = Validator::new(algorithm, config);
-        let connections = [validator.new_session(), validator.new_session()];
+        let mut connections = [validator.new_session(), validator.new_session()];
+        for (i, c) in connections.iter_mut().enumerate() {
+            c.set_extranonce(vec![0, 0, 0, i as u8], 4).expect("4 + 4 bytes are in bounds");
+        }
         Side { validator, connections }
     }
 
@@ -126,10 +150,9 @@ impl Side {
 
 fn notify_params(input: &Input, id: u8, variant: u8, clean: bool) -> serde_json::Value {
     let branch: Vec<String> = input.branch.iter().take(6).map(|b| hex(b)).collect();
-    let nbits = match input.nbits_kind % 3 {
-        0 => input.nbits_raw,
-        1 => 0x207f_ffff,
-        _ => 0x1f00_ffff,
+    let nbits = match (input.nbits_kind % 4).checked_sub(1) {
+        None => input.nbits_raw,
+        Some(k) => KNOWN_NBITS[k as usize].0,
     };
     let mut coinb2 = input.coinb2.clone();
     coinb2.push(variant % 3);
@@ -146,13 +169,21 @@ fn notify_params(input: &Input, id: u8, variant: u8, clean: bool) -> serde_json:
     ])
 }
 
-fn submit(input: &Input, s: &Share) -> Submit {
-    let mut extranonce2 = hex(&s.extranonce2);
+fn submit(input: &Input, s: &Share, extranonce2_size: usize) -> Submit {
+    let mut extranonce2 = match &s.extranonce2_raw {
+        Some(raw) => hex(raw),
+        None => {
+            let bytes = s.extranonce2.to_le_bytes();
+            let mut e = hex(&bytes[..extranonce2_size.min(8)]);
+            e.push_str(&"00".repeat(extranonce2_size.saturating_sub(8)));
+            e
+        }
+    };
     if s.upper {
         extranonce2 = extranonce2.to_uppercase();
     }
     let ntime = match &s.ntime_offset {
-        Field::Word(w) => format!("{:08x}", input.ntime.wrapping_add(w % 8000)),
+        Field::Word(w) => format!("{:08x}", input.ntime.wrapping_add(w % 7200)),
         other => other.render(),
     };
     Submit {
@@ -165,8 +196,19 @@ fn submit(input: &Input, s: &Share) -> Submit {
     }
 }
 
-fn check_verdict(v: &Verdict) {
+/// What any verdict must satisfy: a block carries its solution, and a hash that meets
+/// the network target (worked out independently) is a block or a duplicate, whatever the
+/// limits: a block is never refused.
+fn check_verdict(v: &Verdict, target: Option<&[u8; 32]>) {
     assert_eq!(v.outcome == Outcome::Block, v.block.is_some(), "{v:?}");
+    if let (Some(target), Some(hash)) = (target, v.pow_hash) {
+        let mut value = hash.0;
+        value.reverse(); // the PoW value, big-endian
+        if value <= *target {
+            let repeat = v.outcome == Outcome::Rejected(sharecheck::validate::Reason::Duplicate);
+            assert!(v.outcome == Outcome::Block || repeat, "a block refused: {v:?}");
+        }
+    }
 }
 
 fuzz_target!(|input: Input| {
@@ -191,10 +233,10 @@ fuzz_target!(|input: Input| {
                     continue;
                 }
                 submits += 1;
-                let s = submit(&input, share);
                 let session = &sequential.connections[share.connection as usize];
+                let s = submit(&input, share, session.extranonce2_size());
                 let verdict = sequential.validator.check(session, &s);
-                check_verdict(&verdict);
+                check_verdict(&verdict, known_target(input.nbits_kind).as_ref());
                 answered.push(verdict);
                 pending.push((share.connection, s));
             }

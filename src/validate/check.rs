@@ -63,7 +63,7 @@ impl Validator {
         let target = self.algorithm.diff1_target();
         let initial = DifficultyEpoch { from_seq: 0, difficulty: 1.0, target };
         // Room for the per-job state of every live job and a few just retired.
-        let job_slots = self.config.max_live_jobs + 4;
+        let job_slots = self.config.max_live_jobs.saturating_add(4);
         Session::new(initial, job_slots, self.config.max_shares_per_connection)
     }
 
@@ -121,8 +121,8 @@ impl Validator {
                     Remembered::Full | Remembered::AllowanceSpent => {
                         // The job (or this connection's allowance on it) holds its limit
                         // of shares: an unremembered share cannot be accepted, so the
-                        // miner is told to move on to newer work. The job stays live for
-                        // everyone else, and blocks are still taken.
+                        // miner is told to move on to newer work. The job stays live, and
+                        // blocks are still taken.
                         verdict.outcome = Outcome::Rejected(Reason::Stale);
                         verdict.block = None;
                         verdict
@@ -199,8 +199,9 @@ impl Validator {
         if hex::decode_to_slice(&submit.extranonce2, &mut extranonce2[..en2_len]).is_err() {
             return reject(Reason::Malformed);
         }
-        let session_job = session.job_state(entry.seq, &job.coinb1, extranonce1);
-        let coinbase_txid = session_job.prefix.txid(&extranonce2[..en2_len], &job.coinb2);
+        let session_job = session.job_state(&entry);
+        let prefix = session_job.prefix(&job.coinb1, extranonce1);
+        let coinbase_txid = prefix.txid(&extranonce2[..en2_len], &job.coinb2);
         let mut header = [0u8; 80];
         header[0..4].copy_from_slice(&version.to_le_bytes());
         header[4..36].copy_from_slice(&job.prevhash.0);

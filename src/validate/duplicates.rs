@@ -59,6 +59,11 @@ impl Allowance {
     pub fn limit(&self) -> usize {
         self.limit
     }
+
+    /// An allowance with the same limit and count (taken now).
+    pub fn copied(&self) -> Allowance {
+        Allowance { used: AtomicUsize::new(self.used()), limit: self.limit }
+    }
 }
 
 /// A table key: a PoW hash (internal byte order, i.e. the little-endian integer).
@@ -141,7 +146,8 @@ impl DuplicateFilter {
 
     /// An empty filter remembering at most `capacity` shares, with room for `reserve`
     /// of them allocated up front (spread over the shards, with slack for uneven fill:
-    /// 2048 shares put at most ~170 in one shard in practice; each gets room for 176).
+    /// 2048 shares put at most ~170 in one shard in practice; each shard asks for 176,
+    /// which the table rounds up to 224).
     pub fn with_reserve(capacity: usize, reserve: usize) -> Self {
         let per_shard =
             if reserve == 0 { 0 } else { reserve / SHARDS + reserve / (4 * SHARDS) + 16 };

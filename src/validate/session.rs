@@ -2,9 +2,10 @@
 //! mask, the history of its share difficulty, and what it keeps per job (the coinbase
 //! midstate, its allowance of remembered shares).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use super::duplicates::Allowance;
+use super::job::JobEntry;
 use crate::chain::Target;
 use crate::chain::coinbase::CoinbasePrefix;
 use crate::error::Error;
@@ -37,10 +38,35 @@ pub struct Session {
 #[derive(Debug)]
 pub(crate) struct SessionJob {
     seq: u64,
-    /// The coinbase midstate over `coinb1 ‖ extranonce1`.
-    pub(crate) prefix: CoinbasePrefix,
+    /// The job (not kept alive by the connection): a retired or dropped job's state is
+    /// the first to be evicted.
+    job: Weak<JobEntry>,
+    /// The coinbase midstate over `coinb1 ‖ extranonce1`, made on first use.
+    prefix: OnceLock<CoinbasePrefix>,
     /// Shares of this connection the job's duplicate filter may remember.
     pub(crate) allowance: Allowance,
+}
+
+impl SessionJob {
+    /// The coinbase midstate, computed by the first check that needs it.
+    pub(crate) fn prefix(&self, coinb1: &[u8], extranonce1: &[u8]) -> &CoinbasePrefix {
+        self.prefix.get_or_init(|| CoinbasePrefix::new(coinb1, extranonce1))
+    }
+
+    /// Whether the job is retired (or gone): its state is no longer needed.
+    fn is_retired(&self) -> bool {
+        self.job.upgrade().is_none_or(|job| job.is_stale())
+    }
+
+    /// The same job and allowance (its count kept) for a new extranonce1: no midstate.
+    fn for_new_extranonce(&self) -> SessionJob {
+        SessionJob {
+            seq: self.seq,
+            job: self.job.clone(),
+            prefix: OnceLock::new(),
+            allowance: self.allowance.copied(),
+        }
+    }
 }
 
 impl Session {
@@ -63,8 +89,9 @@ impl Session {
     }
 
     /// Records the `mining.subscribe` result (or a `mining.set_extranonce`). Both sizes
-    /// are bounded by [`MAX_EXTRANONCE_BYTES`]; the connection's per-job state (midstates,
-    /// share allowances) starts afresh, as its work does.
+    /// are bounded by [`MAX_EXTRANONCE_BYTES`]. The coinbase midstates are recomputed for
+    /// the new extranonce1; the share allowances carry over (a miner that subscribes
+    /// again does not get a fresh allowance on the same jobs).
     pub fn set_extranonce(
         &mut self,
         extranonce1: Vec<u8>,
@@ -82,7 +109,11 @@ impl Session {
         }
         self.extranonce1 = Some(extranonce1);
         self.extranonce2_size = extranonce2_size;
-        self.jobs.get_mut().unwrap_or_else(|p| p.into_inner()).clear();
+        let jobs = self.jobs.get_mut().unwrap_or_else(|p| p.into_inner());
+        jobs.retain(|j| !j.is_retired());
+        for j in jobs.iter_mut() {
+            *j = Arc::new(j.for_new_extranonce());
+        }
         Ok(())
     }
 
@@ -139,31 +170,30 @@ impl Session {
         self.difficulty.push(epoch);
     }
 
-    /// This connection's state for a job (its coinbase midstate, its share allowance),
-    /// made on first use. The midstate is computed outside the lock: other checks of this
-    /// connection do not wait for it.
-    pub(crate) fn job_state(&self, seq: u64, coinb1: &[u8], extranonce1: &[u8]) -> Arc<SessionJob> {
-        let find = |cache: &[Arc<SessionJob>]| cache.iter().find(|j| j.seq == seq).cloned();
-        if let Some(found) = find(&self.lock_jobs()) {
-            return found;
-        }
-        let made = Arc::new(SessionJob {
-            seq,
-            prefix: CoinbasePrefix::new(coinb1, extranonce1),
-            allowance: Allowance::new(self.shares_per_job),
-        });
+    /// This connection's state for a live job (its coinbase midstate, its share
+    /// allowance), made on first use. A full cache evicts a retired job's state, so a live
+    /// job's allowance is never reset (the cache has room for every live job and more).
+    pub(crate) fn job_state(&self, entry: &Arc<JobEntry>) -> Arc<SessionJob> {
         let mut cache = self.lock_jobs();
-        // Another check of this connection may have made it meanwhile: one allowance.
-        if let Some(found) = find(&cache) {
-            return found;
+        if let Some(found) = cache.iter().find(|j| j.seq == entry.seq) {
+            return found.clone();
         }
         if cache.len() >= self.job_slots {
-            // Jobs come in order: the smallest sequence number is the oldest job.
-            let oldest = cache.iter().enumerate().min_by_key(|(_, j)| j.seq).map(|(i, _)| i);
-            if let Some(i) = oldest {
+            let victim = cache
+                .iter()
+                .position(|j| j.is_retired())
+                // Only when the caller keeps more live jobs than the cache has slots.
+                .or_else(|| cache.iter().enumerate().min_by_key(|(_, j)| j.seq).map(|(i, _)| i));
+            if let Some(i) = victim {
                 cache.swap_remove(i);
             }
         }
+        let made = Arc::new(SessionJob {
+            seq: entry.seq,
+            job: Arc::downgrade(entry),
+            prefix: OnceLock::new(),
+            allowance: Allowance::new(self.shares_per_job),
+        });
         cache.push(made.clone());
         made
     }

@@ -67,6 +67,8 @@ impl ShareWorkload {
         let config = ValidatorConfig {
             max_shares_per_job: usize::MAX,
             max_shares_per_connection: usize::MAX,
+            // `refresh` retires the job and notifies it again: with a fresh filter.
+            retired_jobs_kept: 0,
             reserve_shares_per_job: count,
             ..ValidatorConfig::default()
         };
@@ -91,7 +93,8 @@ impl ShareWorkload {
 
     /// Makes the job new again, so the same submits are fresh shares: another job with
     /// `clean_jobs` retires it, then it is notified again (an identical re-notify of a
-    /// live job would keep its duplicate filter).
+    /// live job keeps its duplicate filter; of a retired one too, unless the workload keeps
+    /// no retired filters, as it does).
     pub fn refresh(&self) {
         let other = Notify { job_id: "bench-interlude".into(), ..self.notify.clone() };
         self.validator.notify(other).expect("bench job fits the limits"); // invariant: see message

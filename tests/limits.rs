@@ -159,6 +159,13 @@ fn a_rebroadcast_job_keeps_its_shares() {
     assert_eq!(validator.check(&miner, &s).outcome, DUPLICATE);
     notify(&validator, &job, true);
     assert_eq!(validator.check(&miner, &s).outcome, DUPLICATE);
+    // Retired by a newer job, then notified again: it comes back with its shares.
+    let mut newer = job.clone();
+    newer.id = "j2".into();
+    notify(&validator, &newer, true);
+    assert_eq!(validator.check(&miner, &s).outcome, STALE);
+    notify(&validator, &job, true);
+    assert_eq!(validator.check(&miner, &s).outcome, DUPLICATE);
     // A different job under the same id is a new job with a new filter, even where the
     // same fields hash to the same header (here only the job's own ntime moved back).
     let mut changed = job.clone();

@@ -101,6 +101,7 @@ fn config(limits: u8) -> ValidatorConfig {
         max_stale_ids: (limits / 3 % 3) as usize,
         max_shares_per_job: 1 + (limits / 9 % 6) as usize,
         max_shares_per_connection: 1 + (limits / 54 % 5) as usize,
+        retired_jobs_kept: (limits % 7 % 3) as usize,
         reserve_shares_per_job: 4,
         ..ValidatorConfig::default()
     }

@@ -24,6 +24,9 @@ pub struct ValidatorConfig {
     /// at a very low difficulty exhausts its own allowance, not the job for everyone.
     /// Blocks are always accepted.
     pub max_shares_per_connection: usize,
+    /// Retired jobs whose duplicate filters are kept (default 8), so the identical job
+    /// notified again after it was retired still knows the shares it has taken.
+    pub retired_jobs_kept: usize,
     /// Shares each job's duplicate filter has room for from the start (default 2048,
     /// about 132 KiB a job): until a job collects more, remembering a share allocates
     /// nothing; past it the filter grows by doubling.
@@ -40,6 +43,7 @@ impl Default for ValidatorConfig {
             max_branch_len: 32,
             max_shares_per_job: 1 << 20,
             max_shares_per_connection: 1 << 14,
+            retired_jobs_kept: 8,
             reserve_shares_per_job: 2048,
         }
     }

@@ -80,7 +80,9 @@ pub struct JobEntry {
     /// Order of notification (0, 1, 2, ...), shared by the whole registry.
     pub seq: u64,
     stale: AtomicBool,
-    pub(crate) duplicates: DuplicateFilter,
+    /// Shared with the entry of the identical job if it is notified again after being
+    /// retired (see [`JobRegistry::add`]).
+    pub(crate) duplicates: Arc<DuplicateFilter>,
 }
 
 impl JobEntry {
@@ -110,16 +112,31 @@ struct Jobs {
     live: HashMap<String, Arc<JobEntry>>,
     order: VecDeque<String>,
     stale_ids: VecDeque<String>,
+    /// The most recently retired or replaced entries, newest last, so the identical job
+    /// notified again finds the shares it has seen.
+    retired: VecDeque<Arc<JobEntry>>,
+    /// Entries to drop once the lock is released (freeing a filter takes time).
+    dropped: Vec<Arc<JobEntry>>,
 }
 
 impl Jobs {
-    fn retire(&mut self, id: &str, max_stale_ids: usize) {
+    fn retire(&mut self, id: &str, config: &ValidatorConfig) {
         if let Some(entry) = self.live.remove(id) {
-            entry.mark_stale();
             self.order.retain(|o| o != id);
             self.stale_ids.push_back(id.to_string());
-            while self.stale_ids.len() > max_stale_ids {
+            while self.stale_ids.len() > config.max_stale_ids {
                 self.stale_ids.pop_front();
+            }
+            self.keep_retired(entry, config);
+        }
+    }
+
+    fn keep_retired(&mut self, entry: Arc<JobEntry>, config: &ValidatorConfig) {
+        entry.mark_stale();
+        self.retired.push_back(entry);
+        while self.retired.len() > config.retired_jobs_kept {
+            if let Some(old) = self.retired.pop_front() {
+                self.dropped.push(old);
             }
         }
     }
@@ -150,9 +167,11 @@ impl JobRegistry {
     }
 
     /// Adds a job. `clean_jobs` retires every earlier job; past the live limit the oldest
-    /// retires. A re-used id with a different job replaces its predecessor (whose shares
-    /// are forgotten); the identical job notified again (pools re-broadcast on reconnect
-    /// or periodically) keeps its entry: same sequence number, same duplicate filter.
+    /// retires. A re-used id with a different job replaces its predecessor. The identical
+    /// job notified again (pools re-broadcast on reconnect or periodically) keeps what it
+    /// has seen: a live one keeps its entry (same sequence number, same duplicate filter);
+    /// one retired not long ago (among the last `retired_jobs_kept`) comes back live with
+    /// a new sequence number and its old duplicate filter.
     pub fn add(
         &self,
         job: PreparedJob,
@@ -160,35 +179,51 @@ impl JobRegistry {
         config: &ValidatorConfig,
     ) -> Arc<JobEntry> {
         // The filter's reserve (~135 KB) is allocated before the lock is taken.
-        let duplicates = DuplicateFilter::with_reserve(
+        let fresh = Arc::new(DuplicateFilter::with_reserve(
             config.max_shares_per_job,
             config.reserve_shares_per_job.min(config.max_shares_per_job),
-        );
+        ));
         let mut jobs = self.jobs.write().unwrap_or_else(|p| p.into_inner());
         let same = jobs.live.get(&job.id).filter(|e| e.job == job).cloned();
+        // Looked up before `clean_jobs` fills the ring with the jobs it retires.
+        let seen = match same {
+            Some(_) => None,
+            None => jobs.retired.iter().position(|e| e.job == job),
+        };
+        let revived = seen.and_then(|i| jobs.retired.remove(i));
         if clean_jobs {
             let ids: Vec<String> = jobs.order.iter().filter(|id| **id != job.id).cloned().collect();
             for id in ids {
-                jobs.retire(&id, config.max_stale_ids);
+                jobs.retire(&id, config);
             }
         }
-        if let Some(entry) = same {
-            drop(jobs);
-            return entry;
-        }
-        if let Some(old) = jobs.live.remove(&job.id) {
-            old.mark_stale();
-            jobs.order.retain(|o| *o != job.id);
-        }
-        jobs.stale_ids.retain(|s| *s != job.id);
-        let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
-        let entry = Arc::new(JobEntry { seq, stale: AtomicBool::new(false), duplicates, job });
-        jobs.order.push_back(entry.job.id.clone());
-        jobs.live.insert(entry.job.id.clone(), entry.clone());
-        while jobs.live.len() > config.max_live_jobs.max(1) {
-            let oldest = jobs.order.front().cloned().expect("order tracks live"); // invariant: see message
-            jobs.retire(&oldest, config.max_stale_ids);
-        }
+        let entry = match same {
+            Some(entry) => entry,
+            None => {
+                if let Some(old) = jobs.live.remove(&job.id) {
+                    jobs.order.retain(|o| *o != job.id);
+                    jobs.keep_retired(old, config);
+                }
+                jobs.stale_ids.retain(|s| *s != job.id);
+                let duplicates = match revived {
+                    Some(retired) => retired.duplicates.clone(),
+                    None => fresh,
+                };
+                let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
+                let entry =
+                    Arc::new(JobEntry { seq, stale: AtomicBool::new(false), duplicates, job });
+                jobs.order.push_back(entry.job.id.clone());
+                jobs.live.insert(entry.job.id.clone(), entry.clone());
+                while jobs.live.len() > config.max_live_jobs.max(1) {
+                    let oldest = jobs.order.front().cloned().expect("order tracks live"); // invariant: see message
+                    jobs.retire(&oldest, config);
+                }
+                entry
+            }
+        };
+        let dropped = std::mem::take(&mut jobs.dropped);
+        drop(jobs);
+        drop(dropped);
         entry
     }
 

@@ -1,5 +1,6 @@
 //! Replaying a Stratum V1 transcript (one JSON message a line, as a proxy sees one miner
-//! connection) through a [`Validator`]: exactly one verdict per `mining.submit`, in order.
+//! connection) through a [`Validator`]: exactly one verdict per `mining.submit` line that
+//! is understood (valid UTF-8 JSON within the line limit), in order.
 //!
 //! Consecutive submits are checked as a batch (in parallel, with sequential semantics);
 //! any other message first flushes the pending batch, so state changes apply in order.
@@ -107,6 +108,9 @@ enum AwaitedAnswer {
     Configure,
     /// A checked submit: its line and its verdict's outcome, to compare with the pool's.
     Submit { line: usize, outcome: Outcome },
+    /// Any other request with an id (`mining.authorize`, `mining.suggest_difficulty`, …):
+    /// remembered only so its answer is not paired with a submit of the same id.
+    Other,
 }
 
 /// A request id as the pool echoes it: the first 16 bytes of the SHA-256 of its JSON text,
@@ -140,7 +144,11 @@ struct UnansweredRequests {
 impl UnansweredRequests {
     /// Remembers a request until its answer arrives.
     fn push(&mut self, id: &Value, awaited: AwaitedAnswer) {
-        let key = RequestIdKey::of(id);
+        self.push_key(RequestIdKey::of(id), awaited);
+    }
+
+    /// [`UnansweredRequests::push`] for an id already reduced to its key.
+    fn push_key(&mut self, key: RequestIdKey, awaited: AwaitedAnswer) {
         let sequence = self.next_sequence;
         self.next_sequence += 1;
         self.by_id.entry(key).or_default().push_back(sequence);
@@ -178,10 +186,22 @@ impl UnansweredRequests {
     }
 }
 
+/// A request id as a queued submit keeps it: a string, number or null as it is; anything
+/// else (JSON-RPC does not allow it) as its compact JSON text, which the line length bounds
+/// (a parsed array or object can take many times its text).
+fn scalar_id(id: &Value) -> Value {
+    match id {
+        Value::Array(_) | Value::Object(_) | Value::Bool(_) => Value::String(id.to_string()),
+        scalar => scalar.clone(),
+    }
+}
+
 /// A submit waiting for its batch: what its check and its record need, each field once.
 struct QueuedSubmit {
     line: usize,
     id: Value,
+    /// The key of the id as sent (a structured id is kept as text in `id`).
+    id_key: RequestIdKey,
     params: QueuedParams,
 }
 
@@ -269,7 +289,8 @@ impl<'v> Replayer<'v> {
                     QueuedParams::Unparsed { worker, job_id }
                 }
             };
-            self.queue.push(QueuedSubmit { line, id: id.clone(), params });
+            let id_key = RequestIdKey::of(id);
+            self.queue.push(QueuedSubmit { line, id: scalar_id(id), id_key, params });
             self.queued_bytes += text.len();
             if self.queue.len() >= MAX_BATCH || self.queued_bytes >= MAX_QUEUED_BYTES {
                 self.flush();
@@ -316,7 +337,7 @@ impl<'v> Replayer<'v> {
             };
             if !q.id.is_null() {
                 let awaited = AwaitedAnswer::Submit { line: q.line, outcome: verdict.outcome };
-                self.unanswered.push(&q.id, awaited);
+                self.unanswered.push_key(q.id_key, awaited);
             }
             self.report.submits.push(SubmitRecord {
                 line: q.line,
@@ -352,10 +373,12 @@ impl<'v> Replayer<'v> {
                 "mining.set_version_mask" => {
                     self.session.set_version_mask(Some(set_version_mask_from_params(&params)?));
                 }
+                // A null id is a notification: no answer comes.
+                _ if id.is_null() => {}
                 "mining.subscribe" => self.unanswered.push(&id, AwaitedAnswer::Subscribe),
                 "mining.configure" => self.unanswered.push(&id, AwaitedAnswer::Configure),
                 // Requests that do not change what a share must satisfy.
-                _ => {}
+                _ => self.unanswered.push(&id, AwaitedAnswer::Other),
             },
             Message::Response { id, result, error } => match self.unanswered.answer(&id) {
                 Some(AwaitedAnswer::Subscribe) if error.is_null() && !result.is_null() => {

@@ -235,3 +235,67 @@ fn extranonces_beyond_32_bytes_are_refused() {
     assert!(!miner.is_subscribed(), "a refused subscription leaves the session as it was");
     assert!(miner.set_extranonce(vec![0; 32], 32).is_ok());
 }
+
+/// `job` under another id, `i`: different work (its coinbase differs).
+fn other_job(i: u8) -> TestJob {
+    let mut other = job();
+    other.id = format!("other{i}");
+    other.coinb2 = format!("{}{i:02x}", other.coinb2);
+    other
+}
+
+#[test]
+fn the_last_retired_jobs_keep_their_filters_and_no_more() {
+    for (kept, retired_since, duplicate) in [(8, 8, true), (8, 9, false), (0, 1, false)] {
+        let job = job();
+        let en1 = "0a0b0c0d";
+        let config = ValidatorConfig { retired_jobs_kept: kept, ..ValidatorConfig::default() };
+        let validator = Validator::new(Algorithm::Sha256d, config);
+        notify(&validator, &job, true);
+        let miner = connection(&validator, en1);
+        let s = plain(&job, en1, 1);
+        assert_eq!(validator.check(&miner, &s).outcome, Outcome::Accepted);
+        // `retired_since - 1` more jobs retire after it.
+        for i in 0..retired_since {
+            notify(&validator, &other_job(i as u8), true);
+        }
+        notify(&validator, &job, true);
+        let expected = if duplicate { DUPLICATE } else { Outcome::Accepted };
+        assert_eq!(
+            validator.check(&miner, &s).outcome,
+            expected,
+            "kept {kept}, retired since {retired_since}"
+        );
+    }
+}
+
+#[test]
+fn a_job_retired_by_the_live_limit_comes_back_with_its_filter() {
+    let job = job();
+    let en1 = "0a0b0c0d";
+    let config = ValidatorConfig { max_live_jobs: 2, ..ValidatorConfig::default() };
+    let validator = Validator::new(Algorithm::Sha256d, config);
+    notify(&validator, &job, false);
+    let miner = connection(&validator, en1);
+    let s = plain(&job, en1, 1);
+    assert_eq!(validator.check(&miner, &s).outcome, Outcome::Accepted);
+    notify(&validator, &other_job(0), false);
+    notify(&validator, &other_job(1), false); // the live limit retires `job`
+    assert_eq!(validator.check(&miner, &s).outcome, STALE);
+    notify(&validator, &job, false); // the pool re-broadcasts it
+    assert_eq!(validator.check(&miner, &s).outcome, DUPLICATE);
+}
+
+#[test]
+fn an_identical_renotify_counts_as_the_newest_job_for_the_live_limit() {
+    let job = job();
+    let config = ValidatorConfig { max_live_jobs: 2, ..ValidatorConfig::default() };
+    let validator = Validator::new(Algorithm::Sha256d, config);
+    notify(&validator, &job, false);
+    notify(&validator, &other_job(0), false);
+    notify(&validator, &job, false); // re-broadcast: now the newest
+    notify(&validator, &other_job(1), false); // retires other0, the oldest
+    use sharecheck::validate::JobLookup;
+    assert!(matches!(validator.jobs().lookup("j1"), JobLookup::Live(_)));
+    assert!(matches!(validator.jobs().lookup("other0"), JobLookup::Stale));
+}

@@ -167,3 +167,28 @@ fn unanswered_requests_stay_bounded_and_answered_ones_are_forgotten() {
     assert_eq!(report.submits.len(), MAX_UNANSWERED_REQUESTS + 100);
     assert_eq!(report.disagreements, []);
 }
+
+#[test]
+fn an_authorize_answer_does_not_pair_with_a_submit_of_the_same_id() {
+    let mut lines = recorded_setup();
+    lines.push(submit("4")); // line 12: valid
+    lines.push(r#"{"id": 4, "method": "mining.authorize", "params": ["w", "x"]}"#.into()); // 13
+    lines.push(submit("4")); // line 14: a duplicate
+    lines.push(pool_accepts("4")); // 15: the first submit's answer
+    lines.push(pool_accepts("4")); // 16: the authorize's answer
+    lines.push(pool_rejects_duplicate("4")); // 17: the second submit's answer
+    let report = replay(&lines);
+    assert_eq!(results(&report), [(12, "accepted", None), (14, "rejected", Some("duplicate"))]);
+    assert_eq!(pairs(&report), [], "each answer pairs with its own request");
+}
+
+#[test]
+fn a_structured_id_is_kept_as_text_and_still_pairs() {
+    let mut lines = recorded_setup();
+    lines.push(submit("[1, 2, 3]")); // line 12: valid
+    lines
+        .push(r#"{"id": [1, 2, 3], "result": null, "error": [23, "Low difficulty", null]}"#.into());
+    let report = replay(&lines);
+    assert_eq!(report.submits[0].id, serde_json::json!("[1,2,3]"));
+    assert_eq!(pairs(&report), [(12, 13, false, "accepted")]);
+}

@@ -7,6 +7,8 @@
 //! block always carries its solution.
 #![no_main]
 
+use std::collections::HashSet;
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use serde_json::json;
@@ -200,8 +202,21 @@ fn submit(input: &Input, s: &Share, extranonce2_size: usize) -> Submit {
 /// What any verdict must satisfy: a block carries its solution, and a hash that meets
 /// the network target (worked out independently) is a block or a duplicate, whatever the
 /// limits: a block is never refused.
-fn check_verdict(v: &Verdict, target: Option<&[u8; 32]>) {
+fn check_verdict(v: &Verdict, target: Option<&[u8; 32]>, taken: &mut HashSet<[u8; 32]>) {
     assert_eq!(v.outcome == Outcome::Block, v.block.is_some(), "{v:?}");
+    // A duplicate repeats a share taken before. (The same hash may be taken twice: under
+    // two job ids with the same content, or a job replaced under its id.)
+    if let Some(hash) = v.pow_hash {
+        match v.outcome {
+            Outcome::Accepted | Outcome::Block => {
+                taken.insert(hash.0);
+            }
+            Outcome::Rejected(sharecheck::validate::Reason::Duplicate) => {
+                assert!(taken.contains(&hash.0), "a duplicate of nothing taken: {v:?}")
+            }
+            _ => {}
+        }
+    }
     if let (Some(target), Some(hash)) = (target, v.pow_hash) {
         let mut value = hash.0;
         value.reverse(); // the PoW value, big-endian
@@ -217,6 +232,7 @@ fuzz_target!(|input: Input| {
     let mut sequential = Side::new(algorithm, config(input.limits));
     let mut batched = Side::new(algorithm, config(input.limits));
     let mut answered = Vec::new();
+    let mut taken = HashSet::new();
     let mut pending: Vec<(bool, Submit)> = Vec::new();
     let mut submits = 0;
     let flush = |batched: &Side, pending: &mut Vec<(bool, Submit)>| -> Vec<Verdict> {
@@ -237,7 +253,7 @@ fuzz_target!(|input: Input| {
                 let session = &sequential.connections[share.connection as usize];
                 let s = submit(&input, share, session.extranonce2_size());
                 let verdict = sequential.validator.check(session, &s);
-                check_verdict(&verdict, known_target(input.nbits_kind).as_ref());
+                check_verdict(&verdict, known_target(input.nbits_kind).as_ref(), &mut taken);
                 answered.push(verdict);
                 pending.push((share.connection, s));
             }

@@ -198,7 +198,12 @@ impl JobRegistry {
             }
         }
         let entry = match same {
-            Some(entry) => entry,
+            Some(entry) => {
+                // Notified again: the newest job as far as the live-job limit goes.
+                jobs.order.retain(|o| *o != entry.job.id);
+                jobs.order.push_back(entry.job.id.clone());
+                entry
+            }
             None => {
                 if let Some(old) = jobs.live.remove(&job.id) {
                     jobs.order.retain(|o| *o != job.id);

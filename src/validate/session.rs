@@ -175,7 +175,9 @@ impl Session {
     /// job's allowance is never reset (the cache has room for every live job and more).
     pub(crate) fn job_state(&self, entry: &Arc<JobEntry>) -> Arc<SessionJob> {
         let mut cache = self.lock_jobs();
-        if let Some(found) = cache.iter().find(|j| j.seq == entry.seq) {
+        // By identity, not by sequence number alone: a session used with another validator
+        // (another pool) never takes a midstate built from that validator's coinb1.
+        if let Some(found) = cache.iter().find(|j| Weak::as_ptr(&j.job) == Arc::as_ptr(entry)) {
             return found.clone();
         }
         if cache.len() >= self.job_slots {

@@ -6,7 +6,8 @@
 //! - [`chain`]: headers, targets, nBits, difficulty, merkle, coinbase;
 //! - [`stratum`]: Stratum V1 wire types;
 //! - [`validate`]: jobs, sessions, the share check, duplicates, verdicts, batches;
-//! - [`replay`]: transcripts through a validator (what `sharecheck replay` runs).
+//! - [`replay`]: transcripts through a validator (what `sharecheck replay` runs);
+//! - `server` (cargo feature `server`, default): the stratum proxy (`sharecheck proxy`).
 //!
 //! Checking a share as a proxy does (the real public-pool Bitaxe share, testnet3):
 //!
@@ -47,6 +48,8 @@ pub mod chain;
 pub mod error;
 pub mod hash;
 pub mod replay;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod stratum;
 pub mod validate;
 

@@ -2,6 +2,8 @@
 
 mod bench_cmd;
 mod hash_cmd;
+#[cfg(feature = "server")]
+mod proxy_cmd;
 mod replay_cmd;
 mod target_cmd;
 
@@ -31,6 +33,9 @@ enum Command {
     Replay(replay_cmd::ReplayArgs),
     /// Measure hashing and share-checking capacity beside the sha2 and scrypt crates.
     Bench(bench_cmd::BenchArgs),
+    /// Run a validating stratum proxy: miners connect here, valid shares go to the pool.
+    #[cfg(feature = "server")]
+    Proxy(proxy_cmd::ProxyArgs),
 }
 
 /// A failed command: the one line printed on stderr and the exit status.
@@ -72,6 +77,8 @@ pub fn run() -> i32 {
         Command::Target(args) => target_cmd::run(&args),
         Command::Replay(args) => replay_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
+        #[cfg(feature = "server")]
+        Command::Proxy(args) => proxy_cmd::run(&args),
     };
     match result {
         Ok(status) => status,

@@ -1,0 +1,95 @@
+//! The network layer (cargo feature `server`, on by default): `sharecheck proxy`, a
+//! validating Stratum V1 proxy between miners and a pool. Knows the engine only through
+//! `validate`; a proxy author who links the core with `default-features = false` compiles
+//! none of this (no tokio).
+//!
+//! What exists so far: passthrough mode (one upstream connection per miner), every submit
+//! checked before it goes upstream, pool answers relayed, a bounded wait for them.
+
+pub mod passthrough;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use upstream::UpstreamUrl;
+
+use crate::chain::Algorithm;
+use crate::validate::ValidatorConfig;
+
+/// Settings of a proxy.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// PoW algorithm of the pool's chain.
+    pub algorithm: Algorithm,
+    /// Pools in priority order (the first that accepts a connection is used).
+    pub upstreams: Vec<UpstreamUrl>,
+    /// Pool account: the pool sees `user.worker` (the miner's worker name after a dot);
+    /// `None`: the miner's own worker name.
+    pub user: Option<String>,
+    /// Password sent to the pool; `None`: the miner's own.
+    pub password: Option<String>,
+    /// The share check's limits and policy.
+    pub validator: ValidatorConfig,
+    /// How long a valid share waits for the pool's answer before the miner gets the local
+    /// verdict (default 10 s).
+    pub upstream_timeout: Duration,
+    /// How long connecting to one pool may take (default 5 s).
+    pub connect_timeout: Duration,
+    /// Miner connections served at once (default 10 000); more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl ProxyConfig {
+    /// A proxy for `algorithm` in front of `upstreams`, with the defaults.
+    pub fn new(algorithm: Algorithm, upstreams: Vec<UpstreamUrl>) -> ProxyConfig {
+        ProxyConfig {
+            algorithm,
+            upstreams,
+            user: None,
+            password: None,
+            validator: ValidatorConfig::default(),
+            upstream_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Accepts miners on `listener` until `shutdown` completes, each served by its own task.
+pub async fn serve(
+    listener: TcpListener,
+    config: ProxyConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            permit = slots.clone().acquire_owned() => permit.map_err(std::io::Error::other)?,
+        };
+        let (stream, _) = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors and the like: wait, do not spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let config = config.clone();
+        tokio::spawn(async move {
+            passthrough::serve_miner(stream, config).await;
+            drop(permit);
+        });
+    }
+}

@@ -1,0 +1,251 @@
+//! `sharecheck proxy` in passthrough mode, over loopback: a test pool that validates with
+//! the independent builder (tests/common: sha2, the scrypt crate, num-bigint; not the
+//! engine), the proxy in between, and a test miner that mines real SHA-256d and scrypt
+//! shares. Every valid share reaches
+//! the pool exactly once and is accepted there; every invalid one is answered by the proxy
+//! with its stratum code and never reaches the pool.
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::miner::{TestJob, scrypt_pow, sha256d, target_for_easier_difficulty};
+use num_bigint::BigUint;
+use serde_json::{Value, json};
+use sharecheck::Algorithm;
+use sharecheck::server::{ProxyConfig, UpstreamUrl, serve};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The pool's extranonce1 for every connection.
+const EN1: &str = "f000000d";
+/// Share target 0xffff·2^232 (about 256 hashes a share): SHA-256d difficulty 2^-24,
+/// scrypt (pool convention, diff1 0xffff·2^224) difficulty 2^-8.
+const LOG2_EASY: u32 = 24;
+
+/// The PoW value of a header, as a number (little-endian reading of the hash).
+fn pow(algorithm: Algorithm, header: &[u8; 80]) -> BigUint {
+    BigUint::from_bytes_le(&match algorithm {
+        Algorithm::Sha256d => sha256d(header),
+        Algorithm::Scrypt => scrypt_pow(header),
+    })
+}
+
+/// The share difficulty the pool sets for the target above.
+fn difficulty(algorithm: Algorithm) -> f64 {
+    match algorithm {
+        Algorithm::Sha256d => 1.0 / (1u64 << LOG2_EASY) as f64,
+        Algorithm::Scrypt => 1.0 / 256.0,
+    }
+}
+
+/// What the test pool received: (worker, extranonce2, nonce, accepted).
+type Received = Arc<Mutex<Vec<(String, String, String, bool)>>>;
+
+/// A pool that hands out one job and judges submits with the independent builder.
+async fn test_pool(listener: TcpListener, algorithm: Algorithm, job: TestJob, received: Received) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { return };
+        let (job, received) = (job.clone(), received.clone());
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read).lines();
+            let target = target_for_easier_difficulty(LOG2_EASY);
+            while let Ok(Some(line)) = lines.next_line().await {
+                let m: Value = serde_json::from_str(&line).expect("the proxy sends JSON");
+                let id = m["id"].clone();
+                let reply = match m["method"].as_str().unwrap_or_default() {
+                    "mining.subscribe" => {
+                        let r = json!({"id": id, "result": [[["mining.notify", "1"]], EN1, 4], "error": null});
+                        let d = json!({"id": null, "method": "mining.set_difficulty", "params": [difficulty(algorithm)]});
+                        format!("{r}\n{d}\n{}", job.notify(true))
+                    }
+                    "mining.authorize" => {
+                        json!({"id": id, "result": true, "error": null}).to_string()
+                    }
+                    "mining.submit" => {
+                        let p = &m["params"];
+                        let s = |i: usize| p[i].as_str().unwrap().to_string();
+                        let (ntime, nonce) = (
+                            u32::from_str_radix(&s(3), 16).unwrap(),
+                            u32::from_str_radix(&s(4), 16).unwrap(),
+                        );
+                        let header = job.header(EN1, &s(2), ntime, nonce, job.version);
+                        let good = s(1) == job.id && pow(algorithm, &header) <= target;
+                        received.lock().unwrap().push((s(0), s(2), s(4), good));
+                        let error =
+                            if good { Value::Null } else { json!([23, "Low difficulty", null]) };
+                        json!({"id": id, "result": good, "error": error}).to_string()
+                    }
+                    _ => json!({"id": id, "result": null, "error": [20, "unknown", null]})
+                        .to_string(),
+                };
+                if write.write_all(format!("{reply}\n").as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+struct TestMiner {
+    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    write: OwnedWriteHalf,
+    next_id: u64,
+}
+
+impl TestMiner {
+    async fn connect(addr: std::net::SocketAddr) -> TestMiner {
+        let (read, write) = TcpStream::connect(addr).await.unwrap().into_split();
+        TestMiner { lines: BufReader::new(read).lines(), write, next_id: 1 }
+    }
+
+    async fn send_line(&mut self, line: &str) {
+        self.write.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    }
+
+    /// Sends a request and returns its answer (notifications in between are skipped).
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_line(&json!({"id": id, "method": method, "params": params}).to_string()).await;
+        self.answer_to(&json!(id)).await
+    }
+
+    async fn answer_to(&mut self, id: &Value) -> Value {
+        loop {
+            let line = self.lines.next_line().await.unwrap().expect("the proxy answers");
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m.get("method").is_none() && m["id"] == *id {
+                return m;
+            }
+        }
+    }
+
+    /// Waits for the first `mining.notify`.
+    async fn notified(&mut self) {
+        loop {
+            let line = self.lines.next_line().await.unwrap().expect("the proxy relays the job");
+            if line.contains("mining.notify") {
+                return;
+            }
+        }
+    }
+}
+
+/// A share whose PoW value lies in (above, at_most].
+fn share(
+    algorithm: Algorithm,
+    job: &TestJob,
+    en2: u32,
+    above: &BigUint,
+    at_most: &BigUint,
+) -> Value {
+    let en2_hex = format!("{en2:08x}");
+    let mut header = job.header(EN1, &en2_hex, job.ntime, 0, job.version);
+    let nonce = (0u32..)
+        .find(|n| {
+            header[76..].copy_from_slice(&n.to_le_bytes());
+            let v = pow(algorithm, &header);
+            &v > above && &v <= at_most
+        })
+        .unwrap();
+    json!(["rig1", job.id, en2_hex, format!("{:08x}", job.ntime), format!("{nonce:08x}")])
+}
+
+fn code(answer: &Value) -> Option<i64> {
+    answer["error"].get(0).and_then(Value::as_i64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passthrough_sha256d() {
+    passthrough_forwards_valid_shares_and_answers_bad_ones_itself(Algorithm::Sha256d).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passthrough_scrypt() {
+    passthrough_forwards_valid_shares_and_answers_bad_ones_itself(Algorithm::Scrypt).await;
+}
+
+async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm: Algorithm) {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let job = TestJob::new("j1");
+        let received: Received = Arc::default();
+        let pool = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool_addr = pool.local_addr().unwrap();
+        tokio::spawn(test_pool(pool, algorithm, job.clone(), received.clone()));
+
+        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = proxy.local_addr().unwrap();
+        let upstream = UpstreamUrl::parse(&format!("stratum+tcp://{pool_addr}")).unwrap();
+        let mut config = ProxyConfig::new(algorithm, vec![upstream]);
+        config.user = Some("farm".into());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let proxy_task = tokio::spawn(serve(proxy, config, async move {
+            let _ = stopped.await;
+        }));
+
+        let mut miner = TestMiner::connect(proxy_addr).await;
+        let subscribed = miner.call("mining.subscribe", json!(["cgminer/4.11.1", null])).await;
+        assert_eq!(subscribed["result"][1], EN1, "the pool's subscription, relayed");
+        miner.notified().await;
+        let authorized = miner.call("mining.authorize", json!(["rig1", "x"])).await;
+        assert_eq!(authorized["result"], true);
+
+        let zero = BigUint::from(0u8);
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let max = (BigUint::from(1u8) << 256usize) - 1u8;
+        let valid = [
+            share(algorithm, &job, 1, &zero, &easy),
+            share(algorithm, &job, 2, &zero, &easy),
+            share(algorithm, &job, 3, &zero, &easy),
+        ];
+        let low = share(algorithm, &job, 4, &easy, &max);
+        let mut unknown_job = valid[0].clone();
+        unknown_job[1] = json!("gone");
+        let mut bad_nonce = valid[0].clone();
+        bad_nonce[4] = json!("zz");
+
+        let answer = miner.call("mining.submit", valid[0].clone()).await;
+        assert_eq!((answer["result"].clone(), code(&answer)), (json!(true), None), "{answer}");
+        let answer = miner.call("mining.submit", valid[0].clone()).await;
+        assert_eq!(code(&answer), Some(22), "duplicate, answered by the proxy: {answer}");
+        let answer = miner.call("mining.submit", low).await;
+        assert_eq!(code(&answer), Some(23), "{answer}");
+        let answer = miner.call("mining.submit", unknown_job).await;
+        assert_eq!(code(&answer), Some(21), "{answer}");
+        let answer = miner.call("mining.submit", bad_nonce).await;
+        assert_eq!(code(&answer), Some(20), "{answer}");
+        let answer = miner.call("mining.submit", valid[1].clone()).await;
+        assert_eq!(answer["result"], true, "{answer}");
+        // A line that is not JSON gets an error answer; the connection stays.
+        miner.send_line("this is not json").await;
+        let answer = miner.answer_to(&Value::Null).await;
+        assert_eq!(code(&answer), Some(20), "{answer}");
+        let answer = miner.call("mining.submit", valid[2].clone()).await;
+        assert_eq!(answer["result"], true, "{answer}");
+
+        // The pool saw exactly the valid shares, each once, under the farm's account.
+        let seen = received.lock().unwrap().clone();
+        let expected: Vec<(String, String, String, bool)> = valid
+            .iter()
+            .map(|v| {
+                (
+                    "farm.rig1".into(),
+                    v[2].as_str().unwrap().into(),
+                    v[4].as_str().unwrap().into(),
+                    true,
+                )
+            })
+            .collect();
+        assert_eq!(seen, expected);
+
+        stop.send(()).unwrap();
+        proxy_task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("the test finishes within its bound");
+}

@@ -45,8 +45,22 @@ fn difficulty(algorithm: Algorithm) -> f64 {
 /// What the test pool received: (worker, extranonce2, nonce, accepted).
 type Received = Arc<Mutex<Vec<(String, String, String, bool)>>>;
 
+/// How the test pool answers submits.
+#[derive(Clone, Copy)]
+enum Answers {
+    AtOnce,
+    After(Duration),
+    Never,
+}
+
 /// A pool that hands out one job and judges submits with the independent builder.
-async fn test_pool(listener: TcpListener, algorithm: Algorithm, job: TestJob, received: Received) {
+async fn test_pool(
+    listener: TcpListener,
+    algorithm: Algorithm,
+    job: TestJob,
+    received: Received,
+    answers: Answers,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { return };
         let (job, received) = (job.clone(), received.clone());
@@ -76,6 +90,11 @@ async fn test_pool(listener: TcpListener, algorithm: Algorithm, job: TestJob, re
                         let header = job.header(EN1, &s(2), ntime, nonce, job.version);
                         let good = s(1) == job.id && pow(algorithm, &header) <= target;
                         received.lock().unwrap().push((s(0), s(2), s(4), good));
+                        match answers {
+                            Answers::AtOnce => {}
+                            Answers::After(delay) => tokio::time::sleep(delay).await,
+                            Answers::Never => continue,
+                        }
                         let error =
                             if good { Value::Null } else { json!([23, "Low difficulty", null]) };
                         json!({"id": id, "result": good, "error": error}).to_string()
@@ -176,7 +195,7 @@ async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm
         let received: Received = Arc::default();
         let pool = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pool_addr = pool.local_addr().unwrap();
-        tokio::spawn(test_pool(pool, algorithm, job.clone(), received.clone()));
+        tokio::spawn(test_pool(pool, algorithm, job.clone(), received.clone(), Answers::AtOnce));
 
         let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let proxy_addr = proxy.local_addr().unwrap();
@@ -243,6 +262,110 @@ async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm
             .collect();
         assert_eq!(seen, expected);
 
+        stop.send(()).unwrap();
+        proxy_task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("the test finishes within its bound");
+}
+
+/// A pool answering as told, a proxy in front of it (with `configure` applied), and a
+/// miner subscribed, authorized and notified. Returns the miner, the proxy's stop switch
+/// and task, and what the pool received.
+async fn setup(
+    answers: Answers,
+    configure: impl FnOnce(&mut ProxyConfig),
+) -> (
+    TestMiner,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    Received,
+    TestJob,
+    std::net::SocketAddr,
+) {
+    let job = TestJob::new("j1");
+    let received: Received = Arc::default();
+    let pool = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let pool_addr = pool.local_addr().unwrap();
+    tokio::spawn(test_pool(pool, Algorithm::Sha256d, job.clone(), received.clone(), answers));
+    let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = proxy.local_addr().unwrap();
+    let upstream = UpstreamUrl::parse(&format!("stratum+tcp://{pool_addr}")).unwrap();
+    let mut config = ProxyConfig::new(Algorithm::Sha256d, vec![upstream]);
+    configure(&mut config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let proxy_task = tokio::spawn(serve(proxy, config, async move {
+        let _ = stopped.await;
+    }));
+    let mut miner = TestMiner::connect(proxy_addr).await;
+    miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
+    miner.notified().await;
+    assert_eq!(miner.call("mining.authorize", json!(["rig1", "x"])).await["result"], true);
+    (miner, stop, proxy_task, received, job, proxy_addr)
+}
+
+fn valid_share(job: &TestJob, en2: u32) -> Value {
+    let easy = target_for_easier_difficulty(LOG2_EASY);
+    share(Algorithm::Sha256d, job, en2, &BigUint::from(0u8), &easy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_pool_leaves_the_miner_with_the_local_verdict() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let (mut miner, stop, proxy_task, received, job, _) =
+            setup(Answers::Never, |c| c.upstream_timeout = Duration::from_millis(300)).await;
+        let answer = miner.call("mining.submit", valid_share(&job, 1)).await;
+        assert_eq!((answer["result"].clone(), code(&answer)), (json!(true), None), "{answer}");
+        assert_eq!(received.lock().unwrap().len(), 1, "the share went to the pool");
+        stop.send(()).unwrap();
+        proxy_task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("the test finishes within its bound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_the_shares_in_flight() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let (mut miner, stop, proxy_task, received, job, proxy_addr) =
+            setup(Answers::After(Duration::from_millis(500)), |_| {}).await;
+        let share = valid_share(&job, 1);
+        miner
+            .send_line(&json!({"id": 77, "method": "mining.submit", "params": share}).to_string())
+            .await;
+        // The share reaches the pool, then the proxy is told to stop.
+        let start = std::time::Instant::now();
+        while received.lock().unwrap().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the share reached the pool");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.send(()).unwrap();
+        // The pool's answer still reaches the miner, then the connection closes.
+        let answer = miner.answer_to(&json!(77)).await;
+        assert_eq!(answer["result"], true, "{answer}");
+        assert!(miner.lines.next_line().await.unwrap().is_none(), "closed after the answer");
+        proxy_task.await.unwrap().unwrap();
+        assert!(TcpStream::connect(proxy_addr).await.is_err(), "no longer accepting");
+    })
+    .await
+    .expect("the test finishes within its bound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lines_are_answered_and_silent_connections_closed() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let (mut miner, stop, proxy_task, received, job, proxy_addr) =
+            setup(Answers::AtOnce, |c| c.login_timeout = Duration::from_millis(300)).await;
+        // Over 16 KiB: error 20, and the connection goes on.
+        miner.send_line(&"x".repeat(20_000)).await;
+        assert_eq!(code(&miner.answer_to(&Value::Null).await), Some(20));
+        miner.write.write_all(b"\xff\xfe\n").await.unwrap();
+        assert_eq!(code(&miner.answer_to(&Value::Null).await), Some(20));
+        assert_eq!(miner.call("mining.submit", valid_share(&job, 1)).await["result"], true);
+        assert_eq!(received.lock().unwrap().len(), 1);
+        // A connection that never subscribes is closed after the login timeout.
+        let mut silent = TestMiner::connect(proxy_addr).await;
+        assert!(silent.lines.next_line().await.unwrap_or(None).is_none(), "closed");
         stop.send(()).unwrap();
         proxy_task.await.unwrap().unwrap();
     })

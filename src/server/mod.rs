@@ -6,6 +6,7 @@
 //! What exists so far: passthrough mode (one upstream connection per miner), every submit
 //! checked before it goes upstream, pool answers relayed, a bounded wait for them.
 
+pub mod lines;
 pub mod passthrough;
 pub mod upstream;
 
@@ -42,6 +43,11 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// Miner connections served at once (default 10 000); more wait to be accepted.
     pub max_connections: usize,
+    /// A miner that has not subscribed and authorized this long after connecting is
+    /// disconnected (default 30 s).
+    pub login_timeout: Duration,
+    /// A miner that sends nothing for this long is disconnected (default 10 min).
+    pub idle_timeout: Duration,
 }
 
 impl ProxyConfig {
@@ -56,11 +62,15 @@ impl ProxyConfig {
             upstream_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             max_connections: 10_000,
+            login_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(600),
         }
     }
 }
 
 /// Accepts miners on `listener` until `shutdown` completes, each served by its own task.
+/// Then it stops accepting, lets every connection answer the shares it has in flight (at
+/// most the upstream timeout), and returns once all have closed.
 pub async fn serve(
     listener: TcpListener,
     config: ProxyConfig,
@@ -68,14 +78,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let config = Arc::new(config);
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     loop {
+        // Finished connections are reaped as we go, so the set stays small.
+        while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break,
             permit = slots.clone().acquire_owned() => permit.map_err(std::io::Error::other)?,
         };
         let (stream, _) = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -86,10 +100,21 @@ pub async fn serve(
                 }
             },
         };
-        let config = config.clone();
-        tokio::spawn(async move {
-            passthrough::serve_miner(stream, config).await;
+        let (config, stopping) = (config.clone(), stopping.clone());
+        connections.spawn(async move {
+            passthrough::serve_miner(stream, config, stopping).await;
             drop(permit);
         });
     }
+    drop(listener);
+    let _ = stop.send(true);
+    // Each connection ends within the upstream timeout (and its last writes).
+    let grace = config.upstream_timeout + Duration::from_secs(2);
+    if tokio::time::timeout(grace, async { while connections.join_next().await.is_some() {} })
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the grace period: closed");
+    }
+    Ok(())
 }

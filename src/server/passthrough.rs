@@ -10,14 +10,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 use super::ProxyConfig;
+use super::lines::{Line, LineReader};
 use super::upstream::connect_first;
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
 use crate::stratum::{
@@ -46,6 +45,9 @@ enum End {
     MinerClosed,
     UpstreamClosed,
     Abuse,
+    NoLogin,
+    Idle,
+    Shutdown,
     Io(std::io::Error),
 }
 
@@ -55,6 +57,9 @@ impl std::fmt::Display for End {
             End::MinerClosed => f.write_str("miner closed the connection"),
             End::UpstreamClosed => f.write_str("upstream closed the connection"),
             End::Abuse => write!(f, "more than {MAX_BAD_LINES} bad lines"),
+            End::NoLogin => f.write_str("no subscribe and authorize in time"),
+            End::Idle => f.write_str("idle for too long"),
+            End::Shutdown => f.write_str("the proxy is shutting down"),
             End::Io(e) => write!(f, "i/o error: {e}"),
         }
     }
@@ -66,8 +71,14 @@ impl From<std::io::Error> for End {
     }
 }
 
-/// Serves one miner connection until either side closes.
-pub async fn serve_miner(miner: TcpStream, config: Arc<ProxyConfig>) {
+/// Serves one miner connection until either side closes, or `shutdown` turns true: then
+/// no new line is read from the miner, and the connection closes once the shares it sent
+/// have their answers (the pool's, or the local verdict after the upstream timeout).
+pub async fn serve_miner(
+    miner: TcpStream,
+    config: Arc<ProxyConfig>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let peer = miner.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let _ = miner.set_nodelay(true);
     let (upstream, url) = match connect_first(&config.upstreams, config.connect_timeout).await {
@@ -79,7 +90,7 @@ pub async fn serve_miner(miner: TcpStream, config: Arc<ProxyConfig>) {
     };
     tracing::info!(%peer, upstream = %url, "miner connected");
     let mut relay = Relay::new(config);
-    let end = relay.run(miner, upstream).await;
+    let end = relay.run(miner, upstream, shutdown).await;
     tracing::info!(%peer, %end, "miner disconnected");
 }
 
@@ -91,38 +102,84 @@ struct Relay {
     awaited: HashMap<u64, Awaited>,
     next_id: u64,
     bad_lines: u32,
+    authorized: bool,
 }
 
 impl Relay {
+    /// Whether the miner subscribed (the pool answered) and authorized.
+    fn logged_in(&self) -> bool {
+        self.authorized && self.session.is_subscribed()
+    }
+
+    /// Whether shares sent upstream still wait for their answers.
+    fn awaits_submits(&self) -> bool {
+        self.awaited.values().any(|a| matches!(a, Awaited::Submit { .. }))
+    }
+
     fn new(config: Arc<ProxyConfig>) -> Relay {
         let validator = Validator::new(config.algorithm, config.validator.clone());
         let session = validator.new_session();
-        Relay { config, validator, session, awaited: HashMap::new(), next_id: 1, bad_lines: 0 }
+        Relay {
+            config,
+            validator,
+            session,
+            awaited: HashMap::new(),
+            next_id: 1,
+            bad_lines: 0,
+            authorized: false,
+        }
     }
 
-    async fn run(&mut self, miner: TcpStream, upstream: TcpStream) -> End {
+    async fn run(
+        &mut self,
+        miner: TcpStream,
+        upstream: TcpStream,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> End {
         let (miner_read, mut miner_write) = miner.into_split();
         let (upstream_read, mut upstream_write) = upstream.into_split();
-        let mut miner_lines =
-            FramedRead::new(miner_read, LinesCodec::new_with_max_length(MAX_MINER_LINE));
-        let mut upstream_lines =
-            FramedRead::new(upstream_read, LinesCodec::new_with_max_length(MAX_UPSTREAM_LINE));
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut miner_lines = LineReader::new(miner_read, MAX_MINER_LINE);
+        let mut upstream_lines = LineReader::new(upstream_read, MAX_UPSTREAM_LINE);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        let connected = Instant::now();
+        let mut last_line = Instant::now();
+        let mut draining: Option<Instant> = None;
         loop {
             let step = tokio::select! {
-                line = miner_lines.next() => match line {
-                    None => Err(End::MinerClosed),
-                    Some(line) => self.on_miner_line(line, &mut miner_write, &mut upstream_write).await,
+                line = miner_lines.next(), if draining.is_none() => match line {
+                    Ok(None) => Err(End::MinerClosed),
+                    Err(e) => Err(End::Io(e)),
+                    Ok(Some(line)) => {
+                        last_line = Instant::now();
+                        self.on_miner_line(line, &mut miner_write, &mut upstream_write).await
+                    }
                 },
+                changed = shutdown.changed(), if draining.is_none() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        draining = Some(Instant::now());
+                    }
+                    Ok(())
+                }
                 line = upstream_lines.next() => match line {
-                    None | Some(Err(LinesCodecError::Io(_))) => Err(End::UpstreamClosed),
-                    Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                        tracing::warn!("upstream line over {MAX_UPSTREAM_LINE} bytes skipped");
+                    Ok(None) | Err(_) => Err(End::UpstreamClosed),
+                    Ok(Some(Line::Text(text))) => self.on_upstream_line(&text, &mut miner_write).await,
+                    Ok(Some(bad)) => {
+                        tracing::warn!(?bad, "upstream line skipped");
                         Ok(())
                     }
-                    Some(Ok(text)) => self.on_upstream_line(&text, &mut miner_write).await,
                 },
-                _ = tick.tick() => self.answer_overdue(&mut miner_write).await,
+                _ = tick.tick() => {
+                    let limits = &self.config;
+                    if draining.is_some() && !self.awaits_submits() {
+                        Err(End::Shutdown)
+                    } else if draining.is_none() && !self.logged_in() && connected.elapsed() >= limits.login_timeout {
+                        Err(End::NoLogin)
+                    } else if draining.is_none() && last_line.elapsed() >= limits.idle_timeout {
+                        Err(End::Idle)
+                    } else {
+                        self.answer_overdue(&mut miner_write).await
+                    }
+                }
             };
             if let Err(end) = step {
                 // The miner keeps its verdicts: shares still awaiting the pool get the
@@ -135,23 +192,17 @@ impl Relay {
 
     async fn on_miner_line(
         &mut self,
-        line: Result<String, LinesCodecError>,
+        line: Line,
         miner: &mut OwnedWriteHalf,
         upstream: &mut OwnedWriteHalf,
     ) -> Result<(), End> {
         let text = match line {
-            Ok(text) => text,
-            Err(LinesCodecError::MaxLineLengthExceeded) => {
+            Line::Text(text) => text,
+            Line::TooLong => {
                 let why = format!("line longer than {MAX_MINER_LINE} bytes");
                 return self.bad_line(miner, &Value::Null, &why).await;
             }
-            Err(LinesCodecError::Io(e)) => {
-                // Not UTF-8 is reported as invalid data: a bad line, not a closed socket.
-                if e.kind() == std::io::ErrorKind::InvalidData {
-                    return self.bad_line(miner, &Value::Null, "not UTF-8").await;
-                }
-                return Err(End::Io(e));
-            }
+            Line::NotUtf8 => return self.bad_line(miner, &Value::Null, "not UTF-8").await,
         };
         let message = match parse_line(&text) {
             Ok(Some(m)) => m,
@@ -162,6 +213,8 @@ impl Relay {
             Message::Call { id, method, params } => match method.as_str() {
                 "mining.submit" => self.on_submit(id, params, miner, upstream).await,
                 "mining.authorize" => {
+                    // Counted as logged in once asked: the pool's answer is relayed as it is.
+                    self.authorized = true;
                     let params = self.upstream_authorize(&params);
                     self.forward(
                         upstream,

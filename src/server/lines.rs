@@ -1,0 +1,92 @@
+//! Reading a stratum connection line by line, in bounded memory, without ever giving up on
+//! the stream: a line over the limit is skipped up to its newline (never held), a line
+//! that is not UTF-8 is reported, and reading goes on.
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+/// One line read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A line of text, without its `\n` (or `\r\n`).
+    Text(String),
+    /// A line longer than the limit (skipped).
+    TooLong,
+    /// A line that is not UTF-8 (skipped).
+    NotUtf8,
+}
+
+/// Lines of at most `max` bytes from `R`.
+pub struct LineReader<R> {
+    reader: BufReader<R>,
+    partial: Vec<u8>,
+    discarding: bool,
+    max: usize,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    /// Reads lines of at most `max` bytes from `reader`.
+    pub fn new(reader: R, max: usize) -> Self {
+        LineReader { reader: BufReader::new(reader), partial: Vec::new(), discarding: false, max }
+    }
+
+    /// The next line; `None` at the end of the stream. Cancel-safe: what was read stays in
+    /// the reader, so it can be a branch of `tokio::select!`.
+    pub async fn next(&mut self) -> std::io::Result<Option<Line>> {
+        loop {
+            let available = self.reader.fill_buf().await?;
+            if available.is_empty() {
+                return Ok(None);
+            }
+            match available.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    if !self.discarding {
+                        self.partial.extend_from_slice(&available[..end]);
+                    }
+                    self.reader.consume(end + 1);
+                    if std::mem::take(&mut self.discarding) || self.partial.len() > self.max {
+                        self.partial.clear();
+                        return Ok(Some(Line::TooLong));
+                    }
+                    let mut bytes = std::mem::take(&mut self.partial);
+                    if bytes.last() == Some(&b'\r') {
+                        bytes.pop();
+                    }
+                    return Ok(Some(match String::from_utf8(bytes) {
+                        Ok(text) => Line::Text(text),
+                        Err(_) => Line::NotUtf8,
+                    }));
+                }
+                None => {
+                    let n = available.len();
+                    if !self.discarding {
+                        self.partial.extend_from_slice(available);
+                        if self.partial.len() > self.max {
+                            // Too long already: drop it and skip to its newline.
+                            self.partial = Vec::new();
+                            self.discarding = true;
+                        }
+                    }
+                    self.reader.consume(n);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Line, LineReader};
+
+    #[tokio::test]
+    async fn lines_long_lines_and_bad_bytes() {
+        let input: Vec<u8> =
+            [b"ab\r\n".as_slice(), &[b'x'; 100], b"\n\xff\n", b"cd\n", b"tail"].concat();
+        let mut r = LineReader::new(input.as_slice(), 10);
+        assert_eq!(r.next().await.unwrap(), Some(Line::Text("ab".into())));
+        assert_eq!(r.next().await.unwrap(), Some(Line::TooLong));
+        assert_eq!(r.next().await.unwrap(), Some(Line::NotUtf8));
+        assert_eq!(r.next().await.unwrap(), Some(Line::Text("cd".into())));
+        // A last line without its newline is not a line.
+        assert_eq!(r.next().await.unwrap(), None);
+    }
+}

@@ -372,3 +372,83 @@ async fn bad_lines_are_answered_and_silent_connections_closed() {
     .await
     .expect("the test finishes within its bound");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fails_over_to_the_second_pool_and_back() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let job = TestJob::new("j1");
+        // The preferred pool's address, down for now.
+        let reserved = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let first_addr = reserved.local_addr().unwrap();
+        drop(reserved);
+        let (first_received, second_received): (Received, Received) = Default::default();
+        let second = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let second_addr = second.local_addr().unwrap();
+        let pool = test_pool(
+            second,
+            Algorithm::Sha256d,
+            job.clone(),
+            second_received.clone(),
+            Answers::AtOnce,
+        );
+        tokio::spawn(pool);
+
+        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = proxy.local_addr().unwrap();
+        let urls = [first_addr, second_addr].map(|a| UpstreamUrl::parse(&a.to_string()).unwrap());
+        let mut config = ProxyConfig::new(Algorithm::Sha256d, urls.to_vec());
+        config.failback_interval = Duration::from_millis(200);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let proxy_task = tokio::spawn(serve(proxy, config, async move {
+            let _ = stopped.await;
+        }));
+
+        // The first pool is down: the miner works through the second.
+        let mut miner = TestMiner::connect(proxy_addr).await;
+        miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
+        miner.notified().await;
+        miner.call("mining.authorize", json!(["rig1", "x"])).await;
+        assert_eq!(miner.call("mining.submit", valid_share(&job, 1)).await["result"], true);
+
+        // The first pool comes back: the miner is told to reconnect to the proxy.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(first_addr).unwrap();
+        let first = socket.listen(16).unwrap();
+        let pool = test_pool(
+            first,
+            Algorithm::Sha256d,
+            job.clone(),
+            first_received.clone(),
+            Answers::AtOnce,
+        );
+        tokio::spawn(pool);
+        let reconnect = loop {
+            let line = miner.lines.next_line().await.unwrap().expect("a reconnect before closing");
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["method"] == "client.reconnect" {
+                break m;
+            }
+        };
+        let (host, port) = (reconnect["params"][0].clone(), reconnect["params"][1].clone());
+        assert_eq!(host, json!(proxy_addr.ip().to_string()), "{reconnect}");
+        assert_eq!(port, json!(proxy_addr.port().to_string()), "{reconnect}");
+        assert!(miner.lines.next_line().await.unwrap_or(None).is_none(), "then it closes");
+
+        // Reconnected, the miner works through the first pool again.
+        let mut miner = TestMiner::connect(proxy_addr).await;
+        miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
+        miner.notified().await;
+        miner.call("mining.authorize", json!(["rig1", "x"])).await;
+        assert_eq!(miner.call("mining.submit", valid_share(&job, 2)).await["result"], true);
+
+        // Each share went to the pool the miner was working for, and only there.
+        let en2s = |r: &Received| r.lock().unwrap().iter().map(|s| s.1.clone()).collect::<Vec<_>>();
+        assert_eq!(en2s(&second_received), ["00000001"]);
+        assert_eq!(en2s(&first_received), ["00000002"]);
+        stop.send(()).unwrap();
+        proxy_task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("the test finishes within its bound");
+}

@@ -48,6 +48,10 @@ pub struct ProxyConfig {
     pub login_timeout: Duration,
     /// A miner that sends nothing for this long is disconnected (default 10 min).
     pub idle_timeout: Duration,
+    /// How often a connection on a fallback pool checks whether a preferred one is back
+    /// (default 10 s); when it is, the miner is sent `client.reconnect` naming the proxy,
+    /// and the connection closes once its shares are answered.
+    pub failback_interval: Duration,
 }
 
 impl ProxyConfig {
@@ -64,6 +68,7 @@ impl ProxyConfig {
             max_connections: 10_000,
             login_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
+            failback_interval: Duration::from_secs(10),
         }
     }
 }

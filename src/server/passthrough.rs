@@ -17,7 +17,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 
 use super::ProxyConfig;
 use super::lines::{Line, LineReader};
-use super::upstream::connect_first;
+use super::upstream::{any_reachable, connect_first};
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
 use crate::stratum::{
     ConfigureResult, Message, Notify, SetExtranonce, SubscribeResult, parse_line,
@@ -48,6 +48,7 @@ enum End {
     NoLogin,
     Idle,
     Shutdown,
+    FailBack,
     Io(std::io::Error),
 }
 
@@ -60,6 +61,7 @@ impl std::fmt::Display for End {
             End::NoLogin => f.write_str("no subscribe and authorize in time"),
             End::Idle => f.write_str("idle for too long"),
             End::Shutdown => f.write_str("the proxy is shutting down"),
+            End::FailBack => f.write_str("sent to a preferred pool that is back"),
             End::Io(e) => write!(f, "i/o error: {e}"),
         }
     }
@@ -81,15 +83,15 @@ pub async fn serve_miner(
 ) {
     let peer = miner.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let _ = miner.set_nodelay(true);
-    let (upstream, url) = match connect_first(&config.upstreams, config.connect_timeout).await {
+    let (upstream, rank) = match connect_first(&config.upstreams, config.connect_timeout).await {
         Ok(found) => found,
         Err(e) => {
             tracing::warn!(%peer, error = %e, "no upstream: miner disconnected");
             return;
         }
     };
-    tracing::info!(%peer, upstream = %url, "miner connected");
-    let mut relay = Relay::new(config);
+    tracing::info!(%peer, upstream = %config.upstreams[rank], "miner connected");
+    let mut relay = Relay::new(config, rank);
     let end = relay.run(miner, upstream, shutdown).await;
     tracing::info!(%peer, %end, "miner disconnected");
 }
@@ -103,6 +105,18 @@ struct Relay {
     next_id: u64,
     bad_lines: u32,
     authorized: bool,
+    /// The pool's place in `--upstream` order (0 = preferred).
+    rank: usize,
+    /// A running check of whether a preferred pool is reachable again.
+    probe: Option<tokio::task::JoinHandle<bool>>,
+    next_probe: Instant,
+}
+
+/// Why a connection stops reading from its miner and closes once its shares are answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drain {
+    Shutdown,
+    FailBack,
 }
 
 impl Relay {
@@ -111,12 +125,50 @@ impl Relay {
         self.authorized && self.session.is_subscribed()
     }
 
+    /// Whether a pool ranked before this connection's is reachable again (checked every
+    /// `failback_interval`, in the background).
+    async fn preferred_pool_is_back(&mut self) -> bool {
+        if self.rank == 0 {
+            return false;
+        }
+        if let Some(probe) = self.probe.take_if(|p| p.is_finished()) {
+            // A finished task's result is ready: this does not wait.
+            if probe.await.unwrap_or(false) {
+                return true;
+            }
+        }
+        if self.probe.is_none() && Instant::now() >= self.next_probe {
+            self.next_probe = Instant::now() + self.config.failback_interval;
+            let preferred = self.config.upstreams[..self.rank].to_vec();
+            let timeout = self.config.connect_timeout;
+            self.probe =
+                Some(tokio::spawn(async move { any_reachable(&preferred, timeout).await }));
+        }
+        false
+    }
+
+    /// Tells the miner to connect again (to this proxy, which then picks the preferred
+    /// pool). cgminer and bmminer take the host and the port as strings, and only a host
+    /// in the domain they reached: the proxy's own address as the miner reached it.
+    async fn send_reconnect(
+        &mut self,
+        miner: &mut OwnedWriteHalf,
+        proxy_addr: Option<std::net::SocketAddr>,
+    ) -> Result<(), End> {
+        let Some(addr) = proxy_addr else { return Ok(()) };
+        let host = addr.ip().to_string();
+        let reconnect = json!({"id": null, "method": "client.reconnect", "params": [host, addr.port().to_string(), 0]});
+        tracing::info!(%addr, "preferred pool is back: miner sent to reconnect");
+        send(miner, &reconnect).await
+    }
+
     /// Whether shares sent upstream still wait for their answers.
     fn awaits_submits(&self) -> bool {
         self.awaited.values().any(|a| matches!(a, Awaited::Submit { .. }))
     }
 
-    fn new(config: Arc<ProxyConfig>) -> Relay {
+    fn new(config: Arc<ProxyConfig>, rank: usize) -> Relay {
+        let next_probe = Instant::now() + config.failback_interval;
         let validator = Validator::new(config.algorithm, config.validator.clone());
         let session = validator.new_session();
         Relay {
@@ -127,6 +179,9 @@ impl Relay {
             next_id: 1,
             bad_lines: 0,
             authorized: false,
+            rank,
+            probe: None,
+            next_probe,
         }
     }
 
@@ -136,6 +191,8 @@ impl Relay {
         upstream: TcpStream,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> End {
+        // The proxy's own address as this miner reached it: what `client.reconnect` names.
+        let proxy_addr = miner.local_addr().ok();
         let (miner_read, mut miner_write) = miner.into_split();
         let (upstream_read, mut upstream_write) = upstream.into_split();
         let mut miner_lines = LineReader::new(miner_read, MAX_MINER_LINE);
@@ -143,7 +200,7 @@ impl Relay {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let connected = Instant::now();
         let mut last_line = Instant::now();
-        let mut draining: Option<Instant> = None;
+        let mut draining: Option<Drain> = None;
         loop {
             let step = tokio::select! {
                 line = miner_lines.next(), if draining.is_none() => match line {
@@ -156,7 +213,7 @@ impl Relay {
                 },
                 changed = shutdown.changed(), if draining.is_none() => {
                     if changed.is_err() || *shutdown.borrow() {
-                        draining = Some(Instant::now());
+                        draining = Some(Drain::Shutdown);
                     }
                     Ok(())
                 }
@@ -169,9 +226,15 @@ impl Relay {
                     }
                 },
                 _ = tick.tick() => {
-                    let limits = &self.config;
-                    if draining.is_some() && !self.awaits_submits() {
-                        Err(End::Shutdown)
+                    let limits = self.config.clone();
+                    if let Some(drain) = draining.filter(|_| !self.awaits_submits()) {
+                        Err(match drain {
+                            Drain::Shutdown => End::Shutdown,
+                            Drain::FailBack => End::FailBack,
+                        })
+                    } else if draining.is_none() && self.preferred_pool_is_back().await {
+                        draining = Some(Drain::FailBack);
+                        self.send_reconnect(&mut miner_write, proxy_addr).await
                     } else if draining.is_none() && !self.logged_in() && connected.elapsed() >= limits.login_timeout {
                         Err(End::NoLogin)
                     } else if draining.is_none() && last_line.elapsed() >= limits.idle_timeout {

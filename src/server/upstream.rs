@@ -46,18 +46,19 @@ impl fmt::Display for UpstreamUrl {
     }
 }
 
-/// Connects to the first of `upstreams` (priority order) that accepts within `timeout`.
+/// Connects to the first of `upstreams` (priority order) that accepts within `timeout`;
+/// returns the connection and the rank of the pool (0 = the first).
 pub async fn connect_first(
     upstreams: &[UpstreamUrl],
     timeout: Duration,
-) -> std::io::Result<(TcpStream, UpstreamUrl)> {
+) -> std::io::Result<(TcpStream, usize)> {
     let mut last = std::io::Error::other("no upstream configured");
-    for url in upstreams {
+    for (rank, url) in upstreams.iter().enumerate() {
         match tokio::time::timeout(timeout, TcpStream::connect((url.host.as_str(), url.port))).await
         {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                return Ok((stream, url.clone()));
+                return Ok((stream, rank));
             }
             Ok(Err(e)) => last = e,
             Err(_) => last = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
@@ -65,6 +66,18 @@ pub async fn connect_first(
         tracing::warn!(upstream = %url, error = %last, "upstream unreachable");
     }
     Err(last)
+}
+
+/// Whether one of `upstreams` accepts a connection within `timeout` (the connection is
+/// closed at once): a probe for failing back to a preferred pool.
+pub async fn any_reachable(upstreams: &[UpstreamUrl], timeout: Duration) -> bool {
+    for url in upstreams {
+        let connect = TcpStream::connect((url.host.as_str(), url.port));
+        if matches!(tokio::time::timeout(timeout, connect).await, Ok(Ok(_))) {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]

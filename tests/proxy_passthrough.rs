@@ -175,6 +175,18 @@ fn share(
     json!(["rig1", job.id, en2_hex, format!("{:08x}", job.ntime), format!("{nonce:08x}")])
 }
 
+/// A GET over a plain TCP connection: the status line and the body.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
 fn code(answer: &Value) -> Option<i64> {
     answer["error"].get(0).and_then(Value::as_i64)
 }
@@ -202,8 +214,10 @@ async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm
         let upstream = UpstreamUrl::parse(&format!("stratum+tcp://{pool_addr}")).unwrap();
         let mut config = ProxyConfig::new(algorithm, vec![upstream]);
         config.user = Some("farm".into());
+        let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_addr = metrics.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let proxy_task = tokio::spawn(serve(proxy, config, async move {
+        let proxy_task = tokio::spawn(serve(proxy, Some(metrics), config, async move {
             let _ = stopped.await;
         }));
 
@@ -262,6 +276,40 @@ async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm
             .collect();
         assert_eq!(seen, expected);
 
+        // The statistics count exactly what was sent.
+        let (status, body) = http_get(metrics_addr, "/workers").await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        let workers: Value = serde_json::from_str(&body).unwrap();
+        let rig = &workers[0];
+        assert_eq!(workers.as_array().unwrap().len(), 1, "{workers}");
+        assert_eq!(rig["worker"], "rig1");
+        assert_eq!(rig["connected"], 1);
+        assert_eq!(rig["accepted"], 3);
+        let rejected =
+            json!({"duplicate": 1, "low_difficulty": 1, "job_not_found": 1, "malformed": 1});
+        assert_eq!(rig["rejected"], rejected);
+        assert_eq!(
+            (rig["forwarded"].clone(), rig["upstream_accepted"].clone()),
+            (json!(3), json!(3))
+        );
+        assert_eq!(rig["upstream_rejected"], 0);
+        assert_eq!(rig["blocks"], 0);
+        // Hashed: 3 valid, the duplicate and the weak one; missed the target: the weak one.
+        assert_eq!(rig["hw_error_ratio"], 0.2);
+        assert!(rig["hashrate"]["1m"].as_f64().unwrap() > 0.0, "{rig}");
+        let (status, body) = http_get(metrics_addr, "/metrics").await;
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        for line in [
+            r#"sharecheck_shares_total{worker="rig1",result="accepted",reason=""} 3"#,
+            r#"sharecheck_shares_total{worker="rig1",result="rejected",reason="duplicate"} 1"#,
+            r#"sharecheck_upstream_shares_total{result="accepted"} 3"#,
+            "sharecheck_miners_connected 1",
+            "sharecheck_blocks_total 0",
+        ] {
+            assert!(body.lines().any(|l| l == line), "{line} in:\n{body}");
+        }
+        assert!(http_get(metrics_addr, "/nope").await.0.starts_with("HTTP/1.1 404"));
+
         stop.send(()).unwrap();
         proxy_task.await.unwrap().unwrap();
     })
@@ -294,7 +342,7 @@ async fn setup(
     let mut config = ProxyConfig::new(Algorithm::Sha256d, vec![upstream]);
     configure(&mut config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let proxy_task = tokio::spawn(serve(proxy, config, async move {
+    let proxy_task = tokio::spawn(serve(proxy, None, config, async move {
         let _ = stopped.await;
     }));
     let mut miner = TestMiner::connect(proxy_addr).await;
@@ -399,7 +447,7 @@ async fn fails_over_to_the_second_pool_and_back() {
         let mut config = ProxyConfig::new(Algorithm::Sha256d, urls.to_vec());
         config.failback_interval = Duration::from_millis(200);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let proxy_task = tokio::spawn(serve(proxy, config, async move {
+        let proxy_task = tokio::spawn(serve(proxy, None, config, async move {
             let _ = stopped.await;
         }));
 

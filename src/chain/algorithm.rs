@@ -48,6 +48,13 @@ impl Algorithm {
         SHA256D_DIFF1.shl(self.pool_diff1_multiplier_log2())
     }
 
+    /// Hashes a miner computes, on average, per share of difficulty 1: 2^256 / diff1
+    /// target (≈ 2^32 for SHA-256d, ≈ 2^16 for scrypt's pool convention). A hashrate is
+    /// accepted difficulty per second times this.
+    pub fn hashes_per_diff1_share(self) -> f64 {
+        2f64.powi(256) / self.diff1_target().to_f64()
+    }
+
     /// The PoW hash of an 80-byte header, internal byte order. scrypt uses this thread's
     /// scratchpad.
     pub fn pow_hash(self, header: &[u8; 80]) -> [u8; 32] {

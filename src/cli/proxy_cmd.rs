@@ -30,6 +30,12 @@ pub struct ProxyArgs {
     /// verdict.
     #[arg(long, default_value_t = 10.0)]
     upstream_timeout: f64,
+    /// Serve GET /metrics (Prometheus) and GET /workers (JSON) on HOST:PORT.
+    #[arg(long)]
+    metrics: Option<String>,
+    /// Worker series kept in the metrics; the rest are summed under `_other`.
+    #[arg(long, default_value_t = 1000)]
+    max_worker_series: usize,
 }
 
 pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
@@ -46,6 +52,7 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
     config.user = args.user.clone();
     config.password = args.password.clone();
     config.upstream_timeout = Duration::from_secs_f64(args.upstream_timeout.min(3600.0));
+    config.max_worker_series = args.max_worker_series;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ =
@@ -56,8 +63,16 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|e| Failure::usage(format!("cannot listen on {}: {e}", args.listen)))?;
+        let metrics = match &args.metrics {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Failure::usage(format!("cannot serve metrics on {addr}: {e}")))?,
+            ),
+            None => None,
+        };
         tracing::warn!(listen = %args.listen, "proxy listening");
-        serve(listener, config, shutdown_signal())
+        serve(listener, metrics, config, shutdown_signal())
             .await
             .map_err(|e| Failure::usage(format!("proxy stopped: {e}")))?;
         Ok(0)

@@ -7,7 +7,9 @@
 //! checked before it goes upstream, pool answers relayed, a bounded wait for them.
 
 pub mod lines;
+pub mod metrics;
 pub mod passthrough;
+pub mod stats;
 pub mod upstream;
 
 use std::future::Future;
@@ -48,6 +50,9 @@ pub struct ProxyConfig {
     pub login_timeout: Duration,
     /// A miner that sends nothing for this long is disconnected (default 10 min).
     pub idle_timeout: Duration,
+    /// Worker series kept in the statistics (default 1000); the rest are summed under
+    /// `_other`, so the metrics' cardinality stays bounded.
+    pub max_worker_series: usize,
     /// How often a connection on a fallback pool checks whether a preferred one is back
     /// (default 10 s); when it is, the miner is sent `client.reconnect` naming the proxy,
     /// and the connection closes once its shares are answered.
@@ -69,22 +74,30 @@ impl ProxyConfig {
             login_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(600),
             failback_interval: Duration::from_secs(10),
+            max_worker_series: 1000,
         }
     }
 }
 
-/// Accepts miners on `listener` until `shutdown` completes, each served by its own task.
-/// Then it stops accepting, lets every connection answer the shares it has in flight (at
-/// most the upstream timeout), and returns once all have closed.
+/// Accepts miners on `listener` until `shutdown` completes, each served by its own task,
+/// and serves `/metrics` and `/workers` on `metrics` if given. Then it stops accepting,
+/// lets every connection answer the shares it has in flight (at most the upstream
+/// timeout), and returns once all have closed.
 pub async fn serve(
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     config: ProxyConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let urls: Vec<String> = config.upstreams.iter().map(ToString::to_string).collect();
+    let stats = Arc::new(stats::Stats::new(config.algorithm, &urls, config.max_worker_series));
     let config = Arc::new(config);
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    if let Some(metrics) = metrics {
+        tokio::spawn(metrics::serve_metrics(metrics, stats.clone(), stopping.clone()));
+    }
     tokio::pin!(shutdown);
     loop {
         // Finished connections are reaped as we go, so the set stays small.
@@ -105,9 +118,9 @@ pub async fn serve(
                 }
             },
         };
-        let (config, stopping) = (config.clone(), stopping.clone());
+        let (config, stats, stopping) = (config.clone(), stats.clone(), stopping.clone());
         connections.spawn(async move {
-            passthrough::serve_miner(stream, config, stopping).await;
+            passthrough::serve_miner(stream, config, stats, stopping).await;
             drop(permit);
         });
     }

@@ -17,6 +17,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 
 use super::ProxyConfig;
 use super::lines::{Line, LineReader};
+use super::stats::Stats;
 use super::upstream::{any_reachable, connect_first};
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
 use crate::stratum::{
@@ -35,7 +36,7 @@ pub const MAX_BAD_LINES: u32 = 10;
 enum Awaited {
     Subscribe { miner_id: Value },
     Configure { miner_id: Value },
-    Submit { miner_id: Value, verdict: Verdict, sent: Instant },
+    Submit { miner_id: Value, worker: String, verdict: Verdict, sent: Instant },
     Other { miner_id: Value },
 }
 
@@ -79,6 +80,7 @@ impl From<std::io::Error> for End {
 pub async fn serve_miner(
     miner: TcpStream,
     config: Arc<ProxyConfig>,
+    stats: Arc<Stats>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let peer = miner.peer_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -91,14 +93,22 @@ pub async fn serve_miner(
         }
     };
     tracing::info!(%peer, upstream = %config.upstreams[rank], "miner connected");
-    let mut relay = Relay::new(config, rank);
+    stats.miner_connection(rank, true);
+    let mut relay = Relay::new(config, stats.clone(), rank);
     let end = relay.run(miner, upstream, shutdown).await;
+    stats.miner_connection(rank, false);
+    if let Some(worker) = &relay.worker {
+        stats.worker_connection(worker, false);
+    }
     tracing::info!(%peer, %end, "miner disconnected");
 }
 
 /// The state of one miner ↔ upstream pair.
 struct Relay {
     config: Arc<ProxyConfig>,
+    stats: Arc<Stats>,
+    /// The worker name the miner authorized with (the first one).
+    worker: Option<String>,
     validator: Validator,
     session: crate::validate::Session,
     awaited: HashMap<u64, Awaited>,
@@ -167,12 +177,14 @@ impl Relay {
         self.awaited.values().any(|a| matches!(a, Awaited::Submit { .. }))
     }
 
-    fn new(config: Arc<ProxyConfig>, rank: usize) -> Relay {
+    fn new(config: Arc<ProxyConfig>, stats: Arc<Stats>, rank: usize) -> Relay {
         let next_probe = Instant::now() + config.failback_interval;
         let validator = Validator::new(config.algorithm, config.validator.clone());
         let session = validator.new_session();
         Relay {
             config,
+            stats,
+            worker: None,
             validator,
             session,
             awaited: HashMap::new(),
@@ -278,6 +290,11 @@ impl Relay {
                 "mining.authorize" => {
                     // Counted as logged in once asked: the pool's answer is relayed as it is.
                     self.authorized = true;
+                    if self.worker.is_none() {
+                        let name = params.get(0).and_then(Value::as_str).unwrap_or_default();
+                        self.stats.worker_connection(name, true);
+                        self.worker = Some(name.to_string());
+                    }
                     let params = self.upstream_authorize(&params);
                     self.forward(
                         upstream,
@@ -315,6 +332,13 @@ impl Relay {
         upstream: &mut OwnedWriteHalf,
     ) -> Result<(), End> {
         let verdict = self.validator.check_params(&self.session, &params);
+        let worker = params
+            .get(0)
+            .and_then(Value::as_str)
+            .or(self.worker.as_deref())
+            .unwrap_or_default()
+            .to_string();
+        self.stats.share(&worker, &verdict, self.session.difficulty());
         if !verdict.is_valid() {
             return send(miner, &verdict.stratum_reply(&id)).await;
         }
@@ -331,7 +355,8 @@ impl Relay {
         {
             *worker = Value::String(self.upstream_worker(name));
         }
-        let awaited = Awaited::Submit { miner_id: id, verdict, sent: Instant::now() };
+        self.stats.forwarded(&worker);
+        let awaited = Awaited::Submit { miner_id: id, worker, verdict, sent: Instant::now() };
         self.forward(upstream, awaited, "mining.submit", params).await
     }
 
@@ -426,8 +451,9 @@ impl Relay {
                         }
                         miner_id
                     }
-                    Awaited::Submit { miner_id, verdict, .. } => {
+                    Awaited::Submit { miner_id, worker, verdict, .. } => {
                         let accepted = result == Value::Bool(true) && error.is_null();
+                        self.stats.upstream_answer(&worker, Some(accepted));
                         if !accepted {
                             tracing::info!(
                                 ?error,
@@ -474,7 +500,10 @@ impl Relay {
             .map(|(id, _)| *id)
             .collect();
         for id in overdue {
-            if let Some(Awaited::Submit { miner_id, verdict, .. }) = self.awaited.remove(&id) {
+            if let Some(Awaited::Submit { miner_id, worker, verdict, .. }) =
+                self.awaited.remove(&id)
+            {
+                self.stats.upstream_answer(&worker, None);
                 tracing::warn!("upstream did not answer a share in time: local verdict sent");
                 send(miner, &verdict.stratum_reply(&miner_id)).await?;
             }
@@ -485,7 +514,8 @@ impl Relay {
     /// On the way out: every submit still awaited gets its local verdict.
     async fn answer_all_awaited(&mut self, miner: &mut OwnedWriteHalf) {
         for (_, awaited) in self.awaited.drain() {
-            if let Awaited::Submit { miner_id, verdict, .. } = awaited {
+            if let Awaited::Submit { miner_id, worker, verdict, .. } = awaited {
+                self.stats.upstream_answer(&worker, None);
                 let _ = send(miner, &verdict.stratum_reply(&miner_id)).await;
             }
         }

@@ -20,6 +20,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The version-rolling mask the test pool grants.
+const VERSION_MASK: u32 = 0x1fff_e000;
+
 /// The pool's extranonce1 for every connection.
 const EN1: &str = "f000000d";
 /// Share target 0xffff·2^232 (about 256 hashes a share): SHA-256d difficulty 2^-24,
@@ -80,6 +83,11 @@ async fn test_pool(
                     "mining.authorize" => {
                         json!({"id": id, "result": true, "error": null}).to_string()
                     }
+                    "mining.configure" => {
+                        let mask = format!("{VERSION_MASK:08x}");
+                        let result = json!({"version-rolling": true, "version-rolling.mask": mask});
+                        json!({"id": id, "result": result, "error": null}).to_string()
+                    }
                     "mining.submit" => {
                         let p = &m["params"];
                         let s = |i: usize| p[i].as_str().unwrap().to_string();
@@ -87,7 +95,15 @@ async fn test_pool(
                             u32::from_str_radix(&s(3), 16).unwrap(),
                             u32::from_str_radix(&s(4), 16).unwrap(),
                         );
-                        let header = job.header(EN1, &s(2), ntime, nonce, job.version);
+                        // BIP 310: the rolled bits replace the job's under the mask.
+                        let version = match p.get(5).and_then(Value::as_str) {
+                            Some(bits) => {
+                                let bits = u32::from_str_radix(bits, 16).unwrap();
+                                (job.version & !VERSION_MASK) | (bits & VERSION_MASK)
+                            }
+                            None => job.version,
+                        };
+                        let header = job.header(EN1, &s(2), ntime, nonce, version);
                         let good = s(1) == job.id && pow(algorithm, &header) <= target;
                         received.lock().unwrap().push((s(0), s(2), s(4), good));
                         match answers {
@@ -494,6 +510,79 @@ async fn fails_over_to_the_second_pool_and_back() {
         let en2s = |r: &Received| r.lock().unwrap().iter().map(|s| s.1.clone()).collect::<Vec<_>>();
         assert_eq!(en2s(&second_received), ["00000001"]);
         assert_eq!(en2s(&first_received), ["00000002"]);
+        stop.send(()).unwrap();
+        proxy_task.await.unwrap().unwrap();
+    })
+    .await
+    .expect("the test finishes within its bound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_rolling_and_blocks_go_through() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let mut job = TestJob::new("j1");
+        // Network target 0xffff·2^224: a block takes about 65 536 hashes.
+        job.nbits = 0x1f00_ffff;
+        let received: Received = Arc::default();
+        let pool = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool_addr = pool.local_addr().unwrap();
+        let answers = Answers::AtOnce;
+        tokio::spawn(test_pool(pool, Algorithm::Sha256d, job.clone(), received.clone(), answers));
+        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let proxy_addr = proxy.local_addr().unwrap();
+        let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_addr = metrics.local_addr().unwrap();
+        let upstream = UpstreamUrl::parse(&pool_addr.to_string()).unwrap();
+        let config = ProxyConfig::new(Algorithm::Sha256d, vec![upstream]);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let proxy_task = tokio::spawn(serve(proxy, Some(metrics), config, async move {
+            let _ = stopped.await;
+        }));
+
+        let mut miner = TestMiner::connect(proxy_addr).await;
+        let configure = json!([["version-rolling"], {"version-rolling.mask": "ffffffff"}]);
+        let configured = miner.call("mining.configure", configure).await;
+        assert_eq!(configured["result"]["version-rolling.mask"], "1fffe000");
+        miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
+        miner.notified().await;
+        miner.call("mining.authorize", json!(["rig1", "x"])).await;
+
+        // A share mined on rolled version bits, its hash in (above, at_most].
+        let rolled = |en2: u32, bits: u32, above: &BigUint, at_most: &BigUint| {
+            let en2_hex = format!("{en2:08x}");
+            let version = (job.version & !VERSION_MASK) | (bits & VERSION_MASK);
+            let mut header = job.header(EN1, &en2_hex, job.ntime, 0, version);
+            let nonce = (0u32..)
+                .find(|n| {
+                    header[76..].copy_from_slice(&n.to_le_bytes());
+                    let v = pow(Algorithm::Sha256d, &header);
+                    &v > above && &v <= at_most
+                })
+                .unwrap();
+            let ntime = format!("{:08x}", job.ntime);
+            json!(["rig1", "j1", en2_hex, ntime, format!("{nonce:08x}"), format!("{bits:08x}")])
+        };
+        let zero = BigUint::from(0u8);
+        let block_target = target_for_easier_difficulty(16);
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let share = rolled(1, 0x0000_6000, &block_target, &easy);
+        assert_eq!(miner.call("mining.submit", share.clone()).await["result"], true);
+        // Bits outside the mask: answered by the proxy, never forwarded.
+        let mut outside = share.clone();
+        outside[5] = json!("00000001");
+        assert_eq!(code(&miner.call("mining.submit", outside).await), Some(20));
+        let block = rolled(2, 0x0001_e000, &zero, &block_target);
+        assert_eq!(miner.call("mining.submit", block.clone()).await["result"], true);
+
+        let en2s: Vec<String> = received.lock().unwrap().iter().map(|r| r.1.clone()).collect();
+        assert_eq!(en2s, ["00000001", "00000002"]);
+        assert!(received.lock().unwrap().iter().all(|r| r.3), "the pool accepted both");
+        let workers = http_get(metrics_addr, "/workers").await.1;
+        let workers: Value = serde_json::from_str(&workers).unwrap();
+        assert_eq!(workers[0]["blocks"], 1, "{workers}");
+        assert_eq!(workers[0]["rejected"], json!({"bad_version_bits": 1}));
+        let metrics = http_get(metrics_addr, "/metrics").await.1;
+        assert!(metrics.lines().any(|l| l == "sharecheck_blocks_total 1"), "{metrics}");
         stop.send(()).unwrap();
         proxy_task.await.unwrap().unwrap();
     })

@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -133,7 +134,7 @@ struct TestMiner {
 }
 
 impl TestMiner {
-    async fn connect(addr: std::net::SocketAddr) -> TestMiner {
+    async fn connect(addr: SocketAddr) -> TestMiner {
         let (read, write) = TcpStream::connect(addr).await.unwrap().into_split();
         TestMiner { lines: BufReader::new(read).lines(), write, next_id: 1 }
     }
@@ -158,6 +159,13 @@ impl TestMiner {
                 return m;
             }
         }
+    }
+
+    /// Subscribes (as bmminer does), waits for the job, and authorizes as `rig1`.
+    async fn login(&mut self) {
+        self.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
+        self.notified().await;
+        assert_eq!(self.call("mining.authorize", json!(["rig1", "x"])).await["result"], true);
     }
 
     /// Waits for the first `mining.notify`.
@@ -192,7 +200,7 @@ fn share(
 }
 
 /// A GET over a plain TCP connection: the status line and the body.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+async fn http_get(addr: SocketAddr, path: &str) -> (String, String) {
     use tokio::io::AsyncReadExt;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
@@ -207,6 +215,60 @@ fn code(answer: &Value) -> Option<i64> {
     answer["error"].get(0).and_then(Value::as_i64)
 }
 
+/// A test pool listening on loopback: its address and what it receives.
+async fn start_pool(
+    algorithm: Algorithm,
+    job: &TestJob,
+    answers: Answers,
+) -> (SocketAddr, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received: Received = Arc::default();
+    tokio::spawn(test_pool(listener, algorithm, job.clone(), received.clone(), answers));
+    (addr, received)
+}
+
+/// A proxy serving on loopback, with its metrics endpoint.
+struct RunningProxy {
+    addr: SocketAddr,
+    metrics: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningProxy {
+    async fn start(
+        algorithm: Algorithm,
+        pools: &[SocketAddr],
+        configure: impl FnOnce(&mut ProxyConfig),
+    ) -> RunningProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (addr, metrics_addr) = (listener.local_addr().unwrap(), metrics.local_addr().unwrap());
+        let urls = pools.iter().map(|a| UpstreamUrl::parse(&format!("stratum+tcp://{a}")).unwrap());
+        let mut config = ProxyConfig::new(algorithm, urls.collect());
+        configure(&mut config);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, Some(metrics), config, async move {
+            let _ = stopped.await;
+        }));
+        RunningProxy { addr, metrics: metrics_addr, stop, task }
+    }
+
+    /// Stops it, and waits until it has.
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// Runs a test body within a bound, so a hang fails instead of stalling CI.
+async fn within(seconds: u64, body: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(seconds), body)
+        .await
+        .expect("the test finishes within its bound");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passthrough_sha256d() {
     passthrough_forwards_valid_shares_and_answers_bad_ones_itself(Algorithm::Sha256d).await;
@@ -218,26 +280,13 @@ async fn passthrough_scrypt() {
 }
 
 async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm: Algorithm) {
-    tokio::time::timeout(Duration::from_secs(60), async {
+    within(60, async {
         let job = TestJob::new("j1");
-        let received: Received = Arc::default();
-        let pool = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let pool_addr = pool.local_addr().unwrap();
-        tokio::spawn(test_pool(pool, algorithm, job.clone(), received.clone(), Answers::AtOnce));
+        let (pool, received) = start_pool(algorithm, &job, Answers::AtOnce).await;
+        let proxy = RunningProxy::start(algorithm, &[pool], |c| c.user = Some("farm".into())).await;
+        let metrics_addr = proxy.metrics;
 
-        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy_addr = proxy.local_addr().unwrap();
-        let upstream = UpstreamUrl::parse(&format!("stratum+tcp://{pool_addr}")).unwrap();
-        let mut config = ProxyConfig::new(algorithm, vec![upstream]);
-        config.user = Some("farm".into());
-        let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let metrics_addr = metrics.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let proxy_task = tokio::spawn(serve(proxy, Some(metrics), config, async move {
-            let _ = stopped.await;
-        }));
-
-        let mut miner = TestMiner::connect(proxy_addr).await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
         let subscribed = miner.call("mining.subscribe", json!(["cgminer/4.11.1", null])).await;
         assert_eq!(subscribed["result"][1], EN1, "the pool's subscription, relayed");
         miner.notified().await;
@@ -325,47 +374,23 @@ async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm
             assert!(body.lines().any(|l| l == line), "{line} in:\n{body}");
         }
         assert!(http_get(metrics_addr, "/nope").await.0.starts_with("HTTP/1.1 404"));
-
-        stop.send(()).unwrap();
-        proxy_task.await.unwrap().unwrap();
+        proxy.stop().await;
     })
-    .await
-    .expect("the test finishes within its bound");
+    .await;
 }
 
 /// A pool answering as told, a proxy in front of it (with `configure` applied), and a
-/// miner subscribed, authorized and notified. Returns the miner, the proxy's stop switch
-/// and task, and what the pool received.
+/// miner logged in through it.
 async fn setup(
     answers: Answers,
     configure: impl FnOnce(&mut ProxyConfig),
-) -> (
-    TestMiner,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-    Received,
-    TestJob,
-    std::net::SocketAddr,
-) {
+) -> (TestMiner, RunningProxy, Received, TestJob) {
     let job = TestJob::new("j1");
-    let received: Received = Arc::default();
-    let pool = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let pool_addr = pool.local_addr().unwrap();
-    tokio::spawn(test_pool(pool, Algorithm::Sha256d, job.clone(), received.clone(), answers));
-    let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let proxy_addr = proxy.local_addr().unwrap();
-    let upstream = UpstreamUrl::parse(&format!("stratum+tcp://{pool_addr}")).unwrap();
-    let mut config = ProxyConfig::new(Algorithm::Sha256d, vec![upstream]);
-    configure(&mut config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let proxy_task = tokio::spawn(serve(proxy, None, config, async move {
-        let _ = stopped.await;
-    }));
-    let mut miner = TestMiner::connect(proxy_addr).await;
-    miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
-    miner.notified().await;
-    assert_eq!(miner.call("mining.authorize", json!(["rig1", "x"])).await["result"], true);
-    (miner, stop, proxy_task, received, job, proxy_addr)
+    let (pool, received) = start_pool(Algorithm::Sha256d, &job, answers).await;
+    let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], configure).await;
+    let mut miner = TestMiner::connect(proxy.addr).await;
+    miner.login().await;
+    (miner, proxy, received, job)
 }
 
 fn valid_share(job: &TestJob, en2: u32) -> Value {
@@ -375,24 +400,23 @@ fn valid_share(job: &TestJob, en2: u32) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_pool_leaves_the_miner_with_the_local_verdict() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let (mut miner, stop, proxy_task, received, job, _) =
+    within(30, async {
+        let (mut miner, proxy, received, job) =
             setup(Answers::Never, |c| c.upstream_timeout = Duration::from_millis(300)).await;
         let answer = miner.call("mining.submit", valid_share(&job, 1)).await;
         assert_eq!((answer["result"].clone(), code(&answer)), (json!(true), None), "{answer}");
         assert_eq!(received.lock().unwrap().len(), 1, "the share went to the pool");
-        stop.send(()).unwrap();
-        proxy_task.await.unwrap().unwrap();
+        proxy.stop().await;
     })
-    .await
-    .expect("the test finishes within its bound");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_waits_for_the_shares_in_flight() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let (mut miner, stop, proxy_task, received, job, proxy_addr) =
+    within(30, async {
+        let (mut miner, proxy, received, job) =
             setup(Answers::After(Duration::from_millis(500)), |_| {}).await;
+        let proxy_addr = proxy.addr;
         let share = valid_share(&job, 1);
         miner
             .send_line(&json!({"id": 77, "method": "mining.submit", "params": share}).to_string())
@@ -403,22 +427,21 @@ async fn shutdown_waits_for_the_shares_in_flight() {
             assert!(start.elapsed() < Duration::from_secs(10), "the share reached the pool");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        stop.send(()).unwrap();
+        let stopping = tokio::spawn(proxy.stop());
         // The pool's answer still reaches the miner, then the connection closes.
         let answer = miner.answer_to(&json!(77)).await;
         assert_eq!(answer["result"], true, "{answer}");
         assert!(miner.lines.next_line().await.unwrap().is_none(), "closed after the answer");
-        proxy_task.await.unwrap().unwrap();
+        stopping.await.unwrap();
         assert!(TcpStream::connect(proxy_addr).await.is_err(), "no longer accepting");
     })
-    .await
-    .expect("the test finishes within its bound");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_lines_are_answered_and_silent_connections_closed() {
-    tokio::time::timeout(Duration::from_secs(30), async {
-        let (mut miner, stop, proxy_task, received, job, proxy_addr) =
+    within(30, async {
+        let (mut miner, proxy, received, job) =
             setup(Answers::AtOnce, |c| c.login_timeout = Duration::from_millis(300)).await;
         // Over 16 KiB: error 20, and the connection goes on.
         miner.send_line(&"x".repeat(20_000)).await;
@@ -428,50 +451,33 @@ async fn bad_lines_are_answered_and_silent_connections_closed() {
         assert_eq!(miner.call("mining.submit", valid_share(&job, 1)).await["result"], true);
         assert_eq!(received.lock().unwrap().len(), 1);
         // A connection that never subscribes is closed after the login timeout.
-        let mut silent = TestMiner::connect(proxy_addr).await;
+        let mut silent = TestMiner::connect(proxy.addr).await;
         assert!(silent.lines.next_line().await.unwrap_or(None).is_none(), "closed");
-        stop.send(()).unwrap();
-        proxy_task.await.unwrap().unwrap();
+        proxy.stop().await;
     })
-    .await
-    .expect("the test finishes within its bound");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fails_over_to_the_second_pool_and_back() {
-    tokio::time::timeout(Duration::from_secs(60), async {
+    within(60, async {
         let job = TestJob::new("j1");
         // The preferred pool's address, down for now.
         let reserved = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let first_addr = reserved.local_addr().unwrap();
         drop(reserved);
-        let (first_received, second_received): (Received, Received) = Default::default();
-        let second = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let second_addr = second.local_addr().unwrap();
-        let pool = test_pool(
-            second,
-            Algorithm::Sha256d,
-            job.clone(),
-            second_received.clone(),
-            Answers::AtOnce,
-        );
-        tokio::spawn(pool);
-
-        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy_addr = proxy.local_addr().unwrap();
-        let urls = [first_addr, second_addr].map(|a| UpstreamUrl::parse(&a.to_string()).unwrap());
-        let mut config = ProxyConfig::new(Algorithm::Sha256d, urls.to_vec());
-        config.failback_interval = Duration::from_millis(200);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let proxy_task = tokio::spawn(serve(proxy, None, config, async move {
-            let _ = stopped.await;
-        }));
+        let first_received: Received = Arc::default();
+        let (second_addr, second_received) =
+            start_pool(Algorithm::Sha256d, &job, Answers::AtOnce).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[first_addr, second_addr], |c| {
+            c.failback_interval = Duration::from_millis(200)
+        })
+        .await;
+        let proxy_addr = proxy.addr;
 
         // The first pool is down: the miner works through the second.
         let mut miner = TestMiner::connect(proxy_addr).await;
-        miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
-        miner.notified().await;
-        miner.call("mining.authorize", json!(["rig1", "x"])).await;
+        miner.login().await;
         assert_eq!(miner.call("mining.submit", valid_share(&job, 1)).await["result"], true);
 
         // The first pool comes back: the miner is told to reconnect to the proxy.
@@ -501,45 +507,29 @@ async fn fails_over_to_the_second_pool_and_back() {
 
         // Reconnected, the miner works through the first pool again.
         let mut miner = TestMiner::connect(proxy_addr).await;
-        miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
-        miner.notified().await;
-        miner.call("mining.authorize", json!(["rig1", "x"])).await;
+        miner.login().await;
         assert_eq!(miner.call("mining.submit", valid_share(&job, 2)).await["result"], true);
 
         // Each share went to the pool the miner was working for, and only there.
         let en2s = |r: &Received| r.lock().unwrap().iter().map(|s| s.1.clone()).collect::<Vec<_>>();
         assert_eq!(en2s(&second_received), ["00000001"]);
         assert_eq!(en2s(&first_received), ["00000002"]);
-        stop.send(()).unwrap();
-        proxy_task.await.unwrap().unwrap();
+        proxy.stop().await;
     })
-    .await
-    .expect("the test finishes within its bound");
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn version_rolling_and_blocks_go_through() {
-    tokio::time::timeout(Duration::from_secs(60), async {
+    within(60, async {
         let mut job = TestJob::new("j1");
         // Network target 0xffff·2^224: a block takes about 65 536 hashes.
         job.nbits = 0x1f00_ffff;
-        let received: Received = Arc::default();
-        let pool = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let pool_addr = pool.local_addr().unwrap();
-        let answers = Answers::AtOnce;
-        tokio::spawn(test_pool(pool, Algorithm::Sha256d, job.clone(), received.clone(), answers));
-        let proxy = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy_addr = proxy.local_addr().unwrap();
-        let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let metrics_addr = metrics.local_addr().unwrap();
-        let upstream = UpstreamUrl::parse(&pool_addr.to_string()).unwrap();
-        let config = ProxyConfig::new(Algorithm::Sha256d, vec![upstream]);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let proxy_task = tokio::spawn(serve(proxy, Some(metrics), config, async move {
-            let _ = stopped.await;
-        }));
+        let (pool, received) = start_pool(Algorithm::Sha256d, &job, Answers::AtOnce).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], |_| {}).await;
+        let metrics_addr = proxy.metrics;
 
-        let mut miner = TestMiner::connect(proxy_addr).await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
         let configure = json!([["version-rolling"], {"version-rolling.mask": "ffffffff"}]);
         let configured = miner.call("mining.configure", configure).await;
         assert_eq!(configured["result"]["version-rolling.mask"], "1fffe000");
@@ -583,9 +573,7 @@ async fn version_rolling_and_blocks_go_through() {
         assert_eq!(workers[0]["rejected"], json!({"bad_version_bits": 1}));
         let metrics = http_get(metrics_addr, "/metrics").await.1;
         assert!(metrics.lines().any(|l| l == "sharecheck_blocks_total 1"), "{metrics}");
-        stop.send(()).unwrap();
-        proxy_task.await.unwrap().unwrap();
+        proxy.stop().await;
     })
-    .await
-    .expect("the test finishes within its bound");
+    .await;
 }

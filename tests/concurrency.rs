@@ -8,7 +8,7 @@ use std::sync::Barrier;
 use common::miner::{TestJob, target_for_easier_difficulty};
 use num_bigint::BigUint;
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sharecheck::Algorithm;
 use sharecheck::stratum::{Notify, Submit};
 use sharecheck::validate::{Outcome, Reason, Session, Validator, ValidatorConfig};
@@ -38,14 +38,7 @@ fn valid_shares(job: &TestJob, n: u32) -> Vec<Submit> {
             let en2_hex = format!("{en2:08x}");
             let nonce =
                 job.mine(EN1, &en2_hex, job.ntime, job.version, &BigUint::from(0u8), &target);
-            Submit::from_params(&json!([
-                "w",
-                job.id,
-                en2_hex,
-                format!("{:08x}", job.ntime),
-                format!("{nonce:08x}")
-            ]))
-            .unwrap()
+            Submit::from_params(&job.submit_params(&en2_hex, nonce)).unwrap()
         })
         .collect()
 }

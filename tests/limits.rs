@@ -6,7 +6,7 @@ mod common;
 
 use common::miner::{TestJob, target_for_easier_difficulty};
 use num_bigint::BigUint;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sharecheck::Algorithm;
 use sharecheck::stratum::{Notify, Submit};
 use sharecheck::validate::{Outcome, Reason, Session, Validator, ValidatorConfig, Verdict};
@@ -40,14 +40,7 @@ fn connection(validator: &Validator, en1: &str) -> Session {
 fn share(job: &TestJob, en1: &str, en2: u32, above: &BigUint, at_most: &BigUint) -> Submit {
     let en2_hex = format!("{en2:08x}");
     let nonce = job.mine(en1, &en2_hex, job.ntime, job.version, above, at_most);
-    Submit::from_params(&json!([
-        "w",
-        job.id,
-        en2_hex,
-        format!("{:08x}", job.ntime),
-        format!("{nonce:08x}")
-    ]))
-    .unwrap()
+    Submit::from_params(&job.submit_params(&en2_hex, nonce)).unwrap()
 }
 
 /// A share that is not a block (hash between the network and the share targets).

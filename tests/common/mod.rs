@@ -208,6 +208,17 @@ pub mod miner {
                 .unwrap()
         }
 
+        /// The `mining.submit` params of worker `w` for this job at its own ntime.
+        pub fn submit_params(&self, en2_hex: &str, nonce: u32) -> serde_json::Value {
+            serde_json::json!([
+                "w",
+                self.id,
+                en2_hex,
+                format!("{:08x}", self.ntime),
+                format!("{nonce:08x}")
+            ])
+        }
+
         /// First nonce whose sha256d is at most `at_most`: the header is built once and only
         /// its nonce varies (fast enough for thousands of shares).
         pub fn mine_at_most(

@@ -53,6 +53,8 @@ type Received = Arc<Mutex<Vec<(String, String, String, bool)>>>;
 #[derive(Clone, Copy)]
 enum Answers {
     AtOnce,
+    /// At once, then `client.reconnect` to another host.
+    AtOnceThenReconnect,
     After(Duration),
     Never,
 }
@@ -107,14 +109,24 @@ async fn test_pool(
                         let header = job.header(EN1, &s(2), ntime, nonce, version);
                         let good = s(1) == job.id && pow(algorithm, &header) <= target;
                         received.lock().unwrap().push((s(0), s(2), s(4), good));
+                        let mut error =
+                            if good { Value::Null } else { json!([23, "Low difficulty", null]) };
+                        let mut after = String::new();
                         match answers {
                             Answers::AtOnce => {}
-                            Answers::After(delay) => tokio::time::sleep(delay).await,
+                            Answers::AtOnceThenReconnect => {
+                                let params = json!(["elsewhere.example", "3333", 0]);
+                                let r = json!({"id": null, "method": "client.reconnect", "params": params});
+                                after = format!("\n{r}");
+                            }
+                            Answers::After(delay) => {
+                                tokio::time::sleep(delay).await;
+                                // Marked, so a test can tell the pool's answer from the proxy's.
+                                error = json!([20, "late answer from the test pool", null]);
+                            }
                             Answers::Never => continue,
                         }
-                        let error =
-                            if good { Value::Null } else { json!([23, "Low difficulty", null]) };
-                        json!({"id": id, "result": good, "error": error}).to_string()
+                        format!("{}{after}", json!({"id": id, "result": good, "error": error}))
                     }
                     _ => json!({"id": id, "result": null, "error": [20, "unknown", null]})
                         .to_string(),
@@ -430,7 +442,7 @@ async fn shutdown_waits_for_the_shares_in_flight() {
         let stopping = tokio::spawn(proxy.stop());
         // The pool's answer still reaches the miner, then the connection closes.
         let answer = miner.answer_to(&json!(77)).await;
-        assert_eq!(answer["result"], true, "{answer}");
+        assert_eq!(answer["error"][1], "late answer from the test pool", "the pool's: {answer}");
         assert!(miner.lines.next_line().await.unwrap().is_none(), "closed after the answer");
         stopping.await.unwrap();
         assert!(TcpStream::connect(proxy_addr).await.is_err(), "no longer accepting");
@@ -442,7 +454,7 @@ async fn shutdown_waits_for_the_shares_in_flight() {
 async fn bad_lines_are_answered_and_silent_connections_closed() {
     within(30, async {
         let (mut miner, proxy, received, job) =
-            setup(Answers::AtOnce, |c| c.login_timeout = Duration::from_millis(300)).await;
+            setup(Answers::AtOnce, |c| c.login_timeout = Duration::from_secs(2)).await;
         // Over 16 KiB: error 20, and the connection goes on.
         miner.send_line(&"x".repeat(20_000)).await;
         assert_eq!(code(&miner.answer_to(&Value::Null).await), Some(20));
@@ -450,7 +462,8 @@ async fn bad_lines_are_answered_and_silent_connections_closed() {
         assert_eq!(code(&miner.answer_to(&Value::Null).await), Some(20));
         assert_eq!(miner.call("mining.submit", valid_share(&job, 1)).await["result"], true);
         assert_eq!(received.lock().unwrap().len(), 1);
-        // A connection that never subscribes is closed after the login timeout.
+        // A connection that never says anything is closed after the login timeout (and
+        // never costs a pool connection).
         let mut silent = TestMiner::connect(proxy.addr).await;
         assert!(silent.lines.next_line().await.unwrap_or(None).is_none(), "closed");
         proxy.stop().await;
@@ -573,6 +586,27 @@ async fn version_rolling_and_blocks_go_through() {
         assert_eq!(workers[0]["rejected"], json!({"bad_version_bits": 1}));
         let metrics = http_get(metrics_addr, "/metrics").await.1;
         assert!(metrics.lines().any(|l| l == "sharecheck_blocks_total 1"), "{metrics}");
+        proxy.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pool_reconnect_sends_the_miner_back_to_the_proxy_not_past_it() {
+    within(30, async {
+        let (mut miner, proxy, received, job) = setup(Answers::AtOnceThenReconnect, |_| {}).await;
+        assert_eq!(miner.call("mining.submit", valid_share(&job, 1)).await["result"], true);
+        let reconnect = loop {
+            let line = miner.lines.next_line().await.unwrap().expect("a reconnect");
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["method"] == "client.reconnect" {
+                break m;
+            }
+        };
+        let expected = json!([proxy.addr.ip().to_string(), proxy.addr.port().to_string(), 0]);
+        assert_eq!(reconnect["params"], expected, "the proxy, not elsewhere.example");
+        assert!(miner.lines.next_line().await.unwrap_or(None).is_none(), "then it closes");
+        assert_eq!(received.lock().unwrap().len(), 1);
         proxy.stop().await;
     })
     .await;

@@ -67,7 +67,14 @@ impl ProxyConfig {
             upstreams,
             user: None,
             password: None,
-            validator: ValidatorConfig::default(),
+            // A validator per miner connection: filters that grow with the shares they
+            // hold (a connection sends a few per job) instead of reserving room for 2048
+            // each, and fewer retired ones kept. A few KB per connection, not MBs.
+            validator: ValidatorConfig {
+                reserve_shares_per_job: 0,
+                retired_jobs_kept: 2,
+                ..ValidatorConfig::default()
+            },
             upstream_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             max_connections: 10_000,

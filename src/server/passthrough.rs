@@ -5,15 +5,17 @@
 //!
 //! One task per miner: it reads both sides' lines (bounded length) and owns the
 //! connection's `Validator` (the upstream's jobs) and `Session`, so nothing is locked.
+//! The pool is connected to only once the miner has said something.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::ProxyConfig;
 use super::lines::{Line, LineReader};
@@ -23,7 +25,7 @@ use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from
 use crate::stratum::{
     ConfigureResult, Message, Notify, SetExtranonce, SubscribeResult, parse_line,
 };
-use crate::validate::{Validator, Verdict};
+use crate::validate::{Session, Validator, Verdict};
 
 /// Longest line a miner may send (bytes): a real one is a few hundred.
 pub const MAX_MINER_LINE: usize = 16 * 1024;
@@ -31,13 +33,29 @@ pub const MAX_MINER_LINE: usize = 16 * 1024;
 pub const MAX_UPSTREAM_LINE: usize = 1024 * 1024;
 /// Bad lines a miner may send before it is disconnected.
 pub const MAX_BAD_LINES: u32 = 10;
+/// Requests of one miner awaiting the pool's answer at most; past it, further requests
+/// are answered with an error at once.
+pub const MAX_AWAITED: usize = 1024;
+/// After a drain starts, how long submits already on their way are still read and checked.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+/// How long one write to a miner or the pool may take before the connection is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The label under which shares of a miner that has not authorized are counted.
+const UNAUTHORIZED: &str = "_unauthorized";
 
-/// What an upstream answer is awaited for.
-enum Awaited {
-    Subscribe { miner_id: Value },
-    Configure { miner_id: Value },
-    Submit { miner_id: Value, worker: String, verdict: Verdict, sent: Instant },
-    Other { miner_id: Value },
+/// A request sent upstream, awaiting its answer.
+struct Awaited {
+    miner_id: Value,
+    sent: Instant,
+    kind: Kind,
+}
+
+enum Kind {
+    Subscribe,
+    Configure,
+    Authorize { worker: String },
+    Submit { worker: String, verdict: Verdict },
+    Other,
 }
 
 /// Why a connection ended (for the log).
@@ -48,8 +66,7 @@ enum End {
     Abuse,
     NoLogin,
     Idle,
-    Shutdown,
-    FailBack,
+    Drained(Drain),
     Io(std::io::Error),
 }
 
@@ -61,8 +78,8 @@ impl std::fmt::Display for End {
             End::Abuse => write!(f, "more than {MAX_BAD_LINES} bad lines"),
             End::NoLogin => f.write_str("no subscribe and authorize in time"),
             End::Idle => f.write_str("idle for too long"),
-            End::Shutdown => f.write_str("the proxy is shutting down"),
-            End::FailBack => f.write_str("sent to a preferred pool that is back"),
+            End::Drained(Drain::Shutdown) => f.write_str("the proxy is shutting down"),
+            End::Drained(Drain::Reconnect) => f.write_str("miner sent to reconnect"),
             End::Io(e) => write!(f, "i/o error: {e}"),
         }
     }
@@ -74,9 +91,18 @@ impl From<std::io::Error> for End {
     }
 }
 
+/// Why a connection stops and closes once the shares it has sent are answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drain {
+    /// The proxy is stopping.
+    Shutdown,
+    /// The miner was sent `client.reconnect` (a preferred pool is back, or the pool asked).
+    Reconnect,
+}
+
 /// Serves one miner connection until either side closes, or `shutdown` turns true: then
-/// no new line is read from the miner, and the connection closes once the shares it sent
-/// have their answers (the pool's, or the local verdict after the upstream timeout).
+/// the connection closes once the shares the miner has sent are answered (the pool's
+/// answer, or the local verdict after the upstream timeout).
 pub async fn serve_miner(
     miner: TcpStream,
     config: Arc<ProxyConfig>,
@@ -85,6 +111,15 @@ pub async fn serve_miner(
 ) {
     let peer = miner.peer_addr().map(|a| a.to_string()).unwrap_or_default();
     let _ = miner.set_nodelay(true);
+    // The proxy's own address as this miner reached it: what `client.reconnect` names.
+    let proxy_addr = miner.local_addr().ok();
+    let (miner_read, mut miner_write) = miner.into_split();
+    let mut miner_lines = LineReader::new(miner_read, MAX_MINER_LINE);
+    // No pool connection for a port scan or a health check: wait for the first line.
+    let first = match tokio::time::timeout(config.login_timeout, miner_lines.next()).await {
+        Ok(Ok(Some(line))) => line,
+        _ => return,
+    };
     let (upstream, rank) = match connect_first(&config.upstreams, config.connect_timeout).await {
         Ok(found) => found,
         Err(e) => {
@@ -94,8 +129,14 @@ pub async fn serve_miner(
     };
     tracing::info!(%peer, upstream = %config.upstreams[rank], "miner connected");
     stats.miner_connection(rank, true);
-    let mut relay = Relay::new(config, stats.clone(), rank);
-    let end = relay.run(miner, upstream, shutdown).await;
+    let mut relay = Relay::new(config, stats.clone(), rank, proxy_addr);
+    let (upstream_read, mut upstream_write) = upstream.into_split();
+    let upstream_lines = LineReader::new(upstream_read, MAX_UPSTREAM_LINE);
+    let end = relay
+        .run(first, miner_lines, &mut miner_write, upstream_lines, &mut upstream_write, shutdown)
+        .await;
+    // Unsent answers go out before the close (a close with unread data may reset them).
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, miner_write.shutdown()).await;
     stats.miner_connection(rank, false);
     if let Some(worker) = &relay.worker {
         stats.worker_connection(worker, false);
@@ -107,80 +148,31 @@ pub async fn serve_miner(
 struct Relay {
     config: Arc<ProxyConfig>,
     stats: Arc<Stats>,
-    /// The worker name the miner authorized with (the first one).
+    /// The worker name the pool accepted in `mining.authorize` (the first one).
     worker: Option<String>,
     validator: Validator,
-    session: crate::validate::Session,
+    session: Session,
     awaited: HashMap<u64, Awaited>,
     next_id: u64,
     bad_lines: u32,
-    authorized: bool,
     /// The pool's place in `--upstream` order (0 = preferred).
     rank: usize,
+    proxy_addr: Option<SocketAddr>,
     /// A running check of whether a preferred pool is reachable again.
     probe: Option<tokio::task::JoinHandle<bool>>,
     next_probe: Instant,
 }
 
-/// Why a connection stops reading from its miner and closes once its shares are answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Drain {
-    Shutdown,
-    FailBack,
-}
-
 impl Relay {
-    /// Whether the miner subscribed (the pool answered) and authorized.
-    fn logged_in(&self) -> bool {
-        self.authorized && self.session.is_subscribed()
-    }
-
-    /// Whether a pool ranked before this connection's is reachable again (checked every
-    /// `failback_interval`, in the background).
-    async fn preferred_pool_is_back(&mut self) -> bool {
-        if self.rank == 0 {
-            return false;
-        }
-        if let Some(probe) = self.probe.take_if(|p| p.is_finished()) {
-            // A finished task's result is ready: this does not wait.
-            if probe.await.unwrap_or(false) {
-                return true;
-            }
-        }
-        if self.probe.is_none() && Instant::now() >= self.next_probe {
-            self.next_probe = Instant::now() + self.config.failback_interval;
-            let preferred = self.config.upstreams[..self.rank].to_vec();
-            let timeout = self.config.connect_timeout;
-            self.probe =
-                Some(tokio::spawn(async move { any_reachable(&preferred, timeout).await }));
-        }
-        false
-    }
-
-    /// Tells the miner to connect again (to this proxy, which then picks the preferred
-    /// pool). cgminer and bmminer take the host and the port as strings, and only a host
-    /// in the domain they reached: the proxy's own address as the miner reached it.
-    async fn send_reconnect(
-        &mut self,
-        miner: &mut OwnedWriteHalf,
-        proxy_addr: Option<std::net::SocketAddr>,
-    ) -> Result<(), End> {
-        let Some(addr) = proxy_addr else { return Ok(()) };
-        let host = addr.ip().to_string();
-        let reconnect = json!({"id": null, "method": "client.reconnect", "params": [host, addr.port().to_string(), 0]});
-        tracing::info!(%addr, "preferred pool is back: miner sent to reconnect");
-        send(miner, &reconnect).await
-    }
-
-    /// Whether shares sent upstream still wait for their answers.
-    fn awaits_submits(&self) -> bool {
-        self.awaited.values().any(|a| matches!(a, Awaited::Submit { .. }))
-    }
-
-    fn new(config: Arc<ProxyConfig>, stats: Arc<Stats>, rank: usize) -> Relay {
-        let next_probe = Instant::now() + config.failback_interval;
+    fn new(
+        config: Arc<ProxyConfig>,
+        stats: Arc<Stats>,
+        rank: usize,
+        proxy_addr: Option<SocketAddr>,
+    ) -> Relay {
         let validator = Validator::new(config.algorithm, config.validator.clone());
         let session = validator.new_session();
+        let next_probe = Instant::now() + config.failback_interval;
         Relay {
             config,
             stats,
@@ -190,48 +182,74 @@ impl Relay {
             awaited: HashMap::new(),
             next_id: 1,
             bad_lines: 0,
-            authorized: false,
             rank,
+            proxy_addr,
             probe: None,
             next_probe,
         }
     }
 
+    /// Whether the miner subscribed and authorized (both answered by the pool).
+    fn logged_in(&self) -> bool {
+        self.worker.is_some() && self.session.is_subscribed()
+    }
+
+    /// Whether shares sent upstream still wait for their answers.
+    fn awaits_submits(&self) -> bool {
+        self.awaited.values().any(|a| matches!(a.kind, Kind::Submit { .. }))
+    }
+
     async fn run(
         &mut self,
-        miner: TcpStream,
-        upstream: TcpStream,
+        first: Line,
+        mut miner_lines: LineReader<OwnedReadHalf>,
+        miner: &mut OwnedWriteHalf,
+        mut upstream_lines: LineReader<OwnedReadHalf>,
+        upstream: &mut OwnedWriteHalf,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> End {
-        // The proxy's own address as this miner reached it: what `client.reconnect` names.
-        let proxy_addr = miner.local_addr().ok();
-        let (miner_read, mut miner_write) = miner.into_split();
-        let (upstream_read, mut upstream_write) = upstream.into_split();
-        let mut miner_lines = LineReader::new(miner_read, MAX_MINER_LINE);
-        let mut upstream_lines = LineReader::new(upstream_read, MAX_UPSTREAM_LINE);
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         let connected = Instant::now();
         let mut last_line = Instant::now();
-        let mut draining: Option<Drain> = None;
+        // Why and since when the connection is draining.
+        let mut draining: Option<(Drain, Instant)> = None;
+        let mut step = self.on_miner_line(first, miner, upstream).await;
         loop {
-            let step = tokio::select! {
-                line = miner_lines.next(), if draining.is_none() => match line {
+            if let Err(end) = step {
+                // The miner keeps its verdicts: shares still awaiting the pool get the
+                // local one.
+                self.answer_all_awaited(miner).await;
+                return end;
+            }
+            // Submits already sent are still read for a short grace after a drain starts.
+            let reading = draining.is_none_or(|(_, since)| since.elapsed() < DRAIN_GRACE);
+            step = tokio::select! {
+                line = miner_lines.next(), if reading => match line {
                     Ok(None) => Err(End::MinerClosed),
                     Err(e) => Err(End::Io(e)),
                     Ok(Some(line)) => {
                         last_line = Instant::now();
-                        self.on_miner_line(line, &mut miner_write, &mut upstream_write).await
+                        self.on_miner_line(line, miner, upstream).await
                     }
                 },
                 changed = shutdown.changed(), if draining.is_none() => {
                     if changed.is_err() || *shutdown.borrow() {
-                        draining = Some(Drain::Shutdown);
+                        draining = Some((Drain::Shutdown, Instant::now()));
                     }
                     Ok(())
                 }
                 line = upstream_lines.next() => match line {
                     Ok(None) | Err(_) => Err(End::UpstreamClosed),
-                    Ok(Some(Line::Text(text))) => self.on_upstream_line(&text, &mut miner_write).await,
+                    Ok(Some(Line::Text(text))) => {
+                        match self.on_upstream_line(&text, miner).await {
+                            Ok(Some(drain)) => {
+                                draining = draining.or(Some((drain, Instant::now())));
+                                Ok(())
+                            }
+                            Ok(None) => Ok(()),
+                            Err(end) => Err(end),
+                        }
+                    }
                     Ok(Some(bad)) => {
                         tracing::warn!(?bad, "upstream line skipped");
                         Ok(())
@@ -239,29 +257,26 @@ impl Relay {
                 },
                 _ = tick.tick() => {
                     let limits = self.config.clone();
-                    if let Some(drain) = draining.filter(|_| !self.awaits_submits()) {
-                        Err(match drain {
-                            Drain::Shutdown => End::Shutdown,
-                            Drain::FailBack => End::FailBack,
-                        })
-                    } else if draining.is_none() && self.preferred_pool_is_back().await {
-                        draining = Some(Drain::FailBack);
-                        self.send_reconnect(&mut miner_write, proxy_addr).await
-                    } else if draining.is_none() && !self.logged_in() && connected.elapsed() >= limits.login_timeout {
-                        Err(End::NoLogin)
-                    } else if draining.is_none() && last_line.elapsed() >= limits.idle_timeout {
-                        Err(End::Idle)
-                    } else {
-                        self.answer_overdue(&mut miner_write).await
+                    match draining {
+                        Some((drain, since))
+                            if since.elapsed() >= DRAIN_GRACE && !self.awaits_submits() =>
+                        {
+                            Err(End::Drained(drain))
+                        }
+                        Some(_) => self.answer_overdue(miner).await,
+                        None if !self.logged_in() && connected.elapsed() >= limits.login_timeout => {
+                            Err(End::NoLogin)
+                        }
+                        None if last_line.elapsed() >= limits.idle_timeout => Err(End::Idle),
+                        None if self.preferred_pool_is_back().await => {
+                            tracing::info!("preferred pool is back: miner sent to reconnect");
+                            draining = Some((Drain::Reconnect, Instant::now()));
+                            self.send_reconnect(miner).await
+                        }
+                        None => self.answer_overdue(miner).await,
                     }
                 }
             };
-            if let Err(end) = step {
-                // The miner keeps its verdicts: shares still awaiting the pool get the
-                // local one.
-                self.answer_all_awaited(&mut miner_write).await;
-                return end;
-            }
         }
     }
 
@@ -275,47 +290,34 @@ impl Relay {
             Line::Text(text) => text,
             Line::TooLong => {
                 let why = format!("line longer than {MAX_MINER_LINE} bytes");
-                return self.bad_line(miner, &Value::Null, &why).await;
+                return self.bad_line(miner, &why).await;
             }
-            Line::NotUtf8 => return self.bad_line(miner, &Value::Null, "not UTF-8").await,
+            Line::NotUtf8 => return self.bad_line(miner, "not UTF-8").await,
         };
         let message = match parse_line(&text) {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(()),
-            Err(e) => return self.bad_line(miner, &Value::Null, &e.to_string()).await,
+            Err(e) => return self.bad_line(miner, &e.to_string()).await,
         };
         match message {
             Message::Call { id, method, params } => match method.as_str() {
                 "mining.submit" => self.on_submit(id, params, miner, upstream).await,
                 "mining.authorize" => {
-                    // Counted as logged in once asked: the pool's answer is relayed as it is.
-                    self.authorized = true;
-                    if self.worker.is_none() {
-                        let name = params.get(0).and_then(Value::as_str).unwrap_or_default();
-                        self.stats.worker_connection(name, true);
-                        self.worker = Some(name.to_string());
-                    }
+                    let worker = params.get(0).and_then(Value::as_str).unwrap_or_default();
+                    let kind = Kind::Authorize { worker: worker.to_string() };
                     let params = self.upstream_authorize(&params);
-                    self.forward(
-                        upstream,
-                        Awaited::Other { miner_id: id },
-                        "mining.authorize",
-                        params,
-                    )
-                    .await
+                    self.forward(miner, upstream, id, kind, "mining.authorize", params).await
                 }
                 "mining.subscribe" => {
-                    self.forward(upstream, Awaited::Subscribe { miner_id: id }, &method, params)
-                        .await
+                    self.forward(miner, upstream, id, Kind::Subscribe, &method, params).await
                 }
                 "mining.configure" => {
-                    self.forward(upstream, Awaited::Configure { miner_id: id }, &method, params)
-                        .await
+                    self.forward(miner, upstream, id, Kind::Configure, &method, params).await
                 }
                 _ if id.is_null() => {
                     send(upstream, &json!({"id": null, "method": method, "params": params})).await
                 }
-                _ => self.forward(upstream, Awaited::Other { miner_id: id }, &method, params).await,
+                _ => self.forward(miner, upstream, id, Kind::Other, &method, params).await,
             },
             // The miner answers a request of the pool (`client.get_version`, …).
             Message::Response { id, result, error } => {
@@ -332,12 +334,8 @@ impl Relay {
         upstream: &mut OwnedWriteHalf,
     ) -> Result<(), End> {
         let verdict = self.validator.check_params(&self.session, &params);
-        let worker = params
-            .get(0)
-            .and_then(Value::as_str)
-            .or(self.worker.as_deref())
-            .unwrap_or_default()
-            .to_string();
+        // Counted under the name the pool accepted: a miner cannot make up series.
+        let worker = self.worker.clone().unwrap_or_else(|| UNAUTHORIZED.to_string());
         self.stats.share(&worker, &verdict, self.session.difficulty());
         if !verdict.is_valid() {
             return send(miner, &verdict.stratum_reply(&id)).await;
@@ -350,14 +348,14 @@ impl Relay {
             );
         }
         let mut params = params;
-        if let Some(worker) = params.get_mut(0)
-            && let Some(name) = worker.as_str()
+        if let Some(name) = params.get_mut(0)
+            && let Some(text) = name.as_str()
         {
-            *worker = Value::String(self.upstream_worker(name));
+            *name = Value::String(self.upstream_worker(text));
         }
         self.stats.forwarded(&worker);
-        let awaited = Awaited::Submit { miner_id: id, worker, verdict, sent: Instant::now() };
-        self.forward(upstream, awaited, "mining.submit", params).await
+        let kind = Kind::Submit { worker, verdict };
+        self.forward(miner, upstream, id, kind, "mining.submit", params).await
     }
 
     /// The worker name the pool sees: the miner's own, or `--user` then `.` and the
@@ -378,94 +376,109 @@ impl Relay {
         json!([self.upstream_worker(worker), password])
     }
 
+    /// Sends a request upstream under a proxy id, remembering what it answers; past
+    /// [`MAX_AWAITED`] requests in flight the miner is answered with an error instead (a
+    /// submit gets its local verdict).
     async fn forward(
         &mut self,
+        miner: &mut OwnedWriteHalf,
         upstream: &mut OwnedWriteHalf,
-        awaited: Awaited,
+        miner_id: Value,
+        kind: Kind,
         method: &str,
         params: Value,
     ) -> Result<(), End> {
+        if self.awaited.len() >= MAX_AWAITED {
+            let reply = match &kind {
+                Kind::Submit { verdict, .. } => verdict.stratum_reply(&miner_id),
+                _ => {
+                    json!({"id": miner_id, "result": null, "error": [20, "too many requests in flight", null]})
+                }
+            };
+            return send(miner, &reply).await;
+        }
         let id = self.next_id;
         self.next_id += 1;
-        self.awaited.insert(id, awaited);
+        self.awaited.insert(id, Awaited { miner_id, sent: Instant::now(), kind });
         send(upstream, &json!({"id": id, "method": method, "params": params})).await
     }
 
-    async fn bad_line(
-        &mut self,
-        miner: &mut OwnedWriteHalf,
-        id: &Value,
-        why: &str,
-    ) -> Result<(), End> {
+    async fn bad_line(&mut self, miner: &mut OwnedWriteHalf, why: &str) -> Result<(), End> {
         self.bad_lines += 1;
-        let reply =
-            json!({"id": id, "result": null, "error": [20, format!("malformed: {why}"), null]});
-        send(miner, &reply).await?;
+        let error = json!([20, format!("malformed: {why}"), null]);
+        send(miner, &json!({"id": null, "result": null, "error": error})).await?;
         if self.bad_lines > MAX_BAD_LINES {
             return Err(End::Abuse);
         }
         Ok(())
     }
 
+    /// Handles a line of the pool; `Some` when the connection must drain (the pool asked
+    /// the miner to reconnect).
     async fn on_upstream_line(
         &mut self,
         text: &str,
         miner: &mut OwnedWriteHalf,
-    ) -> Result<(), End> {
+    ) -> Result<Option<Drain>, End> {
         let message = match parse_line(text) {
             Ok(Some(m)) => m,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(None),
             Err(e) => {
                 tracing::warn!(error = %e, "upstream sent a line that is not stratum");
-                return Ok(());
+                return Ok(None);
             }
         };
         match message {
+            Message::Call { method, .. } if method == "client.reconnect" => {
+                // Relayed as sent, it would take the miner to the pool directly, past the
+                // check: the miner is sent back to the proxy, which connects anew.
+                self.send_reconnect(miner).await?;
+                Ok(Some(Drain::Reconnect))
+            }
             Message::Call { method, params, .. } => {
                 if let Err(e) = self.apply_upstream_call(&method, &params) {
                     tracing::warn!(%method, error = %e, "upstream message refused");
                 }
                 // Relayed as sent: the miner works on exactly the pool's jobs.
-                send_line(miner, text).await
+                send_line(miner, text).await.map(|()| None)
             }
             Message::Response { id, result, error } => {
                 let Some(awaited) = id.as_u64().and_then(|id| self.awaited.remove(&id)) else {
-                    return Ok(()); // answered locally already (timeout), or not ours
+                    return Ok(None); // answered locally already (timeout), or not ours
                 };
-                let miner_id = match awaited {
-                    Awaited::Subscribe { miner_id } => {
-                        if error.is_null()
-                            && let Ok(s) = SubscribeResult::from_result(&result)
-                            && let Err(e) =
+                let ok = error.is_null() && !result.is_null() && result != Value::Bool(false);
+                match awaited.kind {
+                    Kind::Subscribe if ok => match SubscribeResult::from_result(&result) {
+                        Ok(s) => {
+                            if let Err(e) =
                                 self.session.set_extranonce(s.extranonce1, s.extranonce2_size)
-                        {
-                            tracing::warn!(error = %e, "upstream extranonce refused");
+                            {
+                                tracing::warn!(error = %e, "upstream extranonce refused");
+                            }
                         }
-                        miner_id
-                    }
-                    Awaited::Configure { miner_id } => {
-                        if error.is_null()
-                            && let Ok(c) = ConfigureResult::from_result(&result)
-                        {
+                        Err(e) => tracing::warn!(error = %e, "upstream subscribe result refused"),
+                    },
+                    Kind::Configure if ok => {
+                        if let Ok(c) = ConfigureResult::from_result(&result) {
                             self.session.set_version_mask(c.version_mask);
                         }
-                        miner_id
                     }
-                    Awaited::Submit { miner_id, worker, verdict, .. } => {
+                    Kind::Authorize { worker } if ok && self.worker.is_none() => {
+                        self.stats.worker_connection(&worker, true);
+                        self.worker = Some(worker);
+                    }
+                    Kind::Submit { worker, verdict } => {
                         let accepted = result == Value::Bool(true) && error.is_null();
                         self.stats.upstream_answer(&worker, Some(accepted));
                         if !accepted {
-                            tracing::info!(
-                                ?error,
-                                ours = verdict.outcome.as_str(),
-                                "pool rejected a share"
-                            );
+                            let ours = verdict.outcome.as_str();
+                            tracing::info!(?error, ours, "pool rejected a share");
                         }
-                        miner_id
                     }
-                    Awaited::Other { miner_id } => miner_id,
-                };
-                send(miner, &json!({"id": miner_id, "result": result, "error": error})).await
+                    _ => {}
+                }
+                let reply = json!({"id": awaited.miner_id, "result": result, "error": error});
+                send(miner, &reply).await.map(|()| None)
             }
         }
     }
@@ -490,35 +503,82 @@ impl Relay {
         }
     }
 
-    /// Submits the pool has not answered within the timeout get the local verdict.
+    /// Requests the pool has not answered within the timeout: a submit gets its local
+    /// verdict, any other request an error.
     async fn answer_overdue(&mut self, miner: &mut OwnedWriteHalf) -> Result<(), End> {
         let timeout = self.config.upstream_timeout;
         let overdue: Vec<u64> = self
             .awaited
             .iter()
-            .filter(|(_, a)| matches!(a, Awaited::Submit { sent, .. } if sent.elapsed() >= timeout))
+            .filter(|(_, a)| a.sent.elapsed() >= timeout)
             .map(|(id, _)| *id)
             .collect();
         for id in overdue {
-            if let Some(Awaited::Submit { miner_id, worker, verdict, .. }) =
-                self.awaited.remove(&id)
-            {
-                self.stats.upstream_answer(&worker, None);
-                tracing::warn!("upstream did not answer a share in time: local verdict sent");
-                send(miner, &verdict.stratum_reply(&miner_id)).await?;
+            if let Some(awaited) = self.awaited.remove(&id) {
+                tracing::warn!("upstream did not answer in time: answered by the proxy");
+                self.answer_locally(miner, awaited).await?;
             }
         }
         Ok(())
     }
 
-    /// On the way out: every submit still awaited gets its local verdict.
-    async fn answer_all_awaited(&mut self, miner: &mut OwnedWriteHalf) {
-        for (_, awaited) in self.awaited.drain() {
-            if let Awaited::Submit { miner_id, worker, verdict, .. } = awaited {
+    async fn answer_locally(
+        &mut self,
+        miner: &mut OwnedWriteHalf,
+        awaited: Awaited,
+    ) -> Result<(), End> {
+        let reply = match awaited.kind {
+            Kind::Submit { worker, verdict } => {
                 self.stats.upstream_answer(&worker, None);
-                let _ = send(miner, &verdict.stratum_reply(&miner_id)).await;
+                verdict.stratum_reply(&awaited.miner_id)
+            }
+            _ => {
+                json!({"id": awaited.miner_id, "result": null, "error": [20, "no answer from the pool", null]})
+            }
+        };
+        send(miner, &reply).await
+    }
+
+    /// On the way out: every request still awaited is answered by the proxy.
+    async fn answer_all_awaited(&mut self, miner: &mut OwnedWriteHalf) {
+        let awaited: Vec<Awaited> = self.awaited.drain().map(|(_, a)| a).collect();
+        for a in awaited {
+            if self.answer_locally(miner, a).await.is_err() {
+                return;
             }
         }
+    }
+
+    /// Whether a pool ranked before this connection's is reachable again (checked every
+    /// `failback_interval`, in the background).
+    async fn preferred_pool_is_back(&mut self) -> bool {
+        if self.rank == 0 {
+            return false;
+        }
+        if let Some(probe) = self.probe.take_if(|p| p.is_finished()) {
+            // A finished task's result is ready: this does not wait.
+            if probe.await.unwrap_or(false) {
+                return true;
+            }
+        }
+        if self.probe.is_none() && Instant::now() >= self.next_probe {
+            self.next_probe = Instant::now() + self.config.failback_interval;
+            let preferred = self.config.upstreams[..self.rank].to_vec();
+            let timeout = self.config.connect_timeout;
+            self.probe =
+                Some(tokio::spawn(async move { any_reachable(&preferred, timeout).await }));
+        }
+        false
+    }
+
+    /// Tells the miner to connect again, to this proxy. cgminer and bmminer read the host
+    /// and the port as strings (and accept only a host in the domain they reached): the
+    /// proxy's own address as the miner reached it.
+    async fn send_reconnect(&mut self, miner: &mut OwnedWriteHalf) -> Result<(), End> {
+        let Some(addr) = self.proxy_addr else { return Ok(()) };
+        let host = addr.ip().to_canonical().to_string();
+        let params = json!([host, addr.port().to_string(), 0]);
+        send(miner, &json!({"id": null, "method": "client.reconnect", "params": params})).await
     }
 }
 
@@ -526,10 +586,16 @@ async fn send(to: &mut OwnedWriteHalf, message: &Value) -> Result<(), End> {
     send_line(to, &message.to_string()).await
 }
 
+/// Writes one line; a peer that does not take it within [`WRITE_TIMEOUT`] is dropped, so
+/// the connection's timers keep running.
 async fn send_line(to: &mut OwnedWriteHalf, line: &str) -> Result<(), End> {
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
-    to.write_all(&bytes).await?;
-    Ok(())
+    match tokio::time::timeout(WRITE_TIMEOUT, to.write_all(&bytes)).await {
+        Ok(result) => Ok(result?),
+        Err(_) => {
+            Err(End::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")))
+        }
+    }
 }

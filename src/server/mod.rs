@@ -69,7 +69,7 @@ impl ProxyConfig {
             password: None,
             // A validator per miner connection: filters that grow with the shares they
             // hold (a connection sends a few per job) instead of reserving room for 2048
-            // each, and fewer retired ones kept. A few KB per connection, not MBs.
+            // each (~135 KB a job), and fewer retired ones kept.
             validator: ValidatorConfig {
                 reserve_shares_per_job: 0,
                 retired_jobs_kept: 2,

@@ -16,6 +16,7 @@ use common::miner::{TestJob, scrypt_pow, sha256d, target_for_easier_difficulty};
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;
+use sharecheck::server::record::RecordConfig;
 use sharecheck::server::{ProxyConfig, UpstreamUrl, serve};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -295,7 +296,14 @@ async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm
     within(60, async {
         let job = TestJob::new("j1");
         let (pool, received) = start_pool(algorithm, &job, Answers::AtOnce).await;
-        let proxy = RunningProxy::start(algorithm, &[pool], |c| c.user = Some("farm".into())).await;
+        let record_dir = std::env::temp_dir()
+            .join(format!("sharecheck-record-{}-{algorithm}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&record_dir);
+        let proxy = RunningProxy::start(algorithm, &[pool], |c| {
+            c.user = Some("farm".into());
+            c.record = Some(RecordConfig::new(&record_dir));
+        })
+        .await;
         let metrics_addr = proxy.metrics;
 
         let mut miner = TestMiner::connect(proxy.addr).await;
@@ -387,6 +395,21 @@ async fn passthrough_forwards_valid_shares_and_answers_bad_ones_itself(algorithm
         }
         assert!(http_get(metrics_addr, "/nope").await.0.starts_with("HTTP/1.1 404"));
         proxy.stop().await;
+
+        // The connection's transcript replays with the proxy's answers as the pool's.
+        let files: Vec<_> =
+            std::fs::read_dir(&record_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1, "one transcript per connection: {files:?}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+            .args(["replay", "--algo", &algorithm.to_string(), "--compare"])
+            .arg(&files[0])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("0 disagreements with the pool"), "{stderr}");
+        let verdicts = String::from_utf8_lossy(&out.stdout).lines().count();
+        assert_eq!(verdicts, 7, "one verdict per submit sent: {stderr}");
+        std::fs::remove_dir_all(&record_dir).unwrap();
     })
     .await;
 }

@@ -33,6 +33,10 @@ pub struct ProxyArgs {
     /// Serve GET /metrics (Prometheus) and GET /workers (JSON) on HOST:PORT.
     #[arg(long)]
     metrics: Option<String>,
+    /// Record one transcript per miner connection in DIR (replayable with `sharecheck
+    /// replay --compare`), at most 16 MiB each, the newest 1000 kept.
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
     /// Worker series kept in the metrics; the rest are summed under `_other`.
     #[arg(long, default_value_t = 1000)]
     max_worker_series: usize,
@@ -53,6 +57,7 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
     config.password = args.password.clone();
     config.upstream_timeout = Duration::from_secs_f64(args.upstream_timeout.min(3600.0));
     config.max_worker_series = args.max_worker_series;
+    config.record = args.record.clone().map(sharecheck::server::record::RecordConfig::new);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ =

@@ -9,6 +9,7 @@
 pub mod lines;
 pub mod metrics;
 pub mod passthrough;
+pub mod record;
 pub mod stats;
 pub mod upstream;
 
@@ -50,6 +51,8 @@ pub struct ProxyConfig {
     pub login_timeout: Duration,
     /// A miner that sends nothing for this long is disconnected (default 10 min).
     pub idle_timeout: Duration,
+    /// Transcripts of the miner connections (`--record DIR`), if wanted.
+    pub record: Option<record::RecordConfig>,
     /// Worker series kept in the statistics (default 1000); the rest are summed under
     /// `_other`, so the metrics' cardinality stays bounded.
     pub max_worker_series: usize,
@@ -82,6 +85,7 @@ impl ProxyConfig {
             idle_timeout: Duration::from_secs(600),
             failback_interval: Duration::from_secs(10),
             max_worker_series: 1000,
+            record: None,
         }
     }
 }

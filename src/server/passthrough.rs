@@ -19,6 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::ProxyConfig;
 use super::lines::{Line, LineReader};
+use super::record::Recorder;
 use super::stats::Stats;
 use super::upstream::{any_reachable, connect_first};
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
@@ -129,7 +130,8 @@ pub async fn serve_miner(
     };
     tracing::info!(%peer, upstream = %config.upstreams[rank], "miner connected");
     stats.miner_connection(rank, true);
-    let mut relay = Relay::new(config, stats.clone(), rank, proxy_addr);
+    let recorder = config.record.as_ref().and_then(|r| Recorder::start(r, &peer));
+    let mut relay = Relay::new(config, stats.clone(), rank, proxy_addr, recorder);
     let (upstream_read, mut upstream_write) = upstream.into_split();
     let upstream_lines = LineReader::new(upstream_read, MAX_UPSTREAM_LINE);
     let end = relay
@@ -161,6 +163,8 @@ struct Relay {
     /// A running check of whether a preferred pool is reachable again.
     probe: Option<tokio::task::JoinHandle<bool>>,
     next_probe: Instant,
+    /// The transcript of the miner connection (`--record`).
+    recorder: Option<Recorder>,
 }
 
 impl Relay {
@@ -169,6 +173,7 @@ impl Relay {
         stats: Arc<Stats>,
         rank: usize,
         proxy_addr: Option<SocketAddr>,
+        recorder: Option<Recorder>,
     ) -> Relay {
         let validator = Validator::new(config.algorithm, config.validator.clone());
         let session = validator.new_session();
@@ -186,6 +191,7 @@ impl Relay {
             proxy_addr,
             probe: None,
             next_probe,
+            recorder,
         }
     }
 
@@ -287,7 +293,12 @@ impl Relay {
         upstream: &mut OwnedWriteHalf,
     ) -> Result<(), End> {
         let text = match line {
-            Line::Text(text) => text,
+            Line::Text(text) => {
+                if let Some(r) = &mut self.recorder {
+                    r.line(&text);
+                }
+                text
+            }
             Line::TooLong => {
                 let why = format!("line longer than {MAX_MINER_LINE} bytes");
                 return self.bad_line(miner, &why).await;
@@ -338,7 +349,7 @@ impl Relay {
         let worker = self.worker.clone().unwrap_or_else(|| UNAUTHORIZED.to_string());
         self.stats.share(&worker, &verdict, self.session.difficulty());
         if !verdict.is_valid() {
-            return send(miner, &verdict.stratum_reply(&id)).await;
+            return self.send_miner(miner, &verdict.stratum_reply(&id)).await;
         }
         if let Some(block) = &verdict.block {
             tracing::warn!(
@@ -395,7 +406,7 @@ impl Relay {
                     json!({"id": miner_id, "result": null, "error": [20, "too many requests in flight", null]})
                 }
             };
-            return send(miner, &reply).await;
+            return self.send_miner(miner, &reply).await;
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -406,7 +417,7 @@ impl Relay {
     async fn bad_line(&mut self, miner: &mut OwnedWriteHalf, why: &str) -> Result<(), End> {
         self.bad_lines += 1;
         let error = json!([20, format!("malformed: {why}"), null]);
-        send(miner, &json!({"id": null, "result": null, "error": error})).await?;
+        self.send_miner(miner, &json!({"id": null, "result": null, "error": error})).await?;
         if self.bad_lines > MAX_BAD_LINES {
             return Err(End::Abuse);
         }
@@ -440,7 +451,7 @@ impl Relay {
                     tracing::warn!(%method, error = %e, "upstream message refused");
                 }
                 // Relayed as sent: the miner works on exactly the pool's jobs.
-                send_line(miner, text).await.map(|()| None)
+                self.send_miner_line(miner, text).await.map(|()| None)
             }
             Message::Response { id, result, error } => {
                 let Some(awaited) = id.as_u64().and_then(|id| self.awaited.remove(&id)) else {
@@ -478,7 +489,7 @@ impl Relay {
                     _ => {}
                 }
                 let reply = json!({"id": awaited.miner_id, "result": result, "error": error});
-                send(miner, &reply).await.map(|()| None)
+                self.send_miner(miner, &reply).await.map(|()| None)
             }
         }
     }
@@ -536,7 +547,7 @@ impl Relay {
                 json!({"id": awaited.miner_id, "result": null, "error": [20, "no answer from the pool", null]})
             }
         };
-        send(miner, &reply).await
+        self.send_miner(miner, &reply).await
     }
 
     /// On the way out: every request still awaited is answered by the proxy.
@@ -578,7 +589,23 @@ impl Relay {
         let Some(addr) = self.proxy_addr else { return Ok(()) };
         let host = addr.ip().to_canonical().to_string();
         let params = json!([host, addr.port().to_string(), 0]);
-        send(miner, &json!({"id": null, "method": "client.reconnect", "params": params})).await
+        self.send_miner(miner, &json!({"id": null, "method": "client.reconnect", "params": params}))
+            .await
+    }
+}
+
+impl Relay {
+    /// Sends a message to the miner (and records it).
+    async fn send_miner(&mut self, miner: &mut OwnedWriteHalf, message: &Value) -> Result<(), End> {
+        self.send_miner_line(miner, &message.to_string()).await
+    }
+
+    /// Sends a line to the miner (and records it).
+    async fn send_miner_line(&mut self, miner: &mut OwnedWriteHalf, line: &str) -> Result<(), End> {
+        if let Some(r) = &mut self.recorder {
+            r.line(line);
+        }
+        send_line(miner, line).await
     }
 }
 

@@ -124,6 +124,11 @@ fn bad_arguments_exit_2_with_one_line() {
         vec!["target", "--difficulty", "1"],
         vec!["target"],
         vec!["frobnicate"],
+        vec!["proxy", "--config", "/nonexistent/sharecheck.toml"],
+        vec!["proxy", "--algo", "sha256d", "--upstream", "pool:3333"],
+        vec!["proxy", "--algo", "x11", "--listen", "127.0.0.1:0", "--upstream", "pool:3333"],
+        vec!["proxy", "--algo", "scrypt", "--listen", "127.0.0.1:0"],
+        vec!["proxy", "--algo", "scrypt", "--listen", "127.0.0.1:0", "--upstream", "http://x:1"],
     ];
     for args in cases {
         let out = sharecheck(&args);

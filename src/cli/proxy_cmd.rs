@@ -1,24 +1,27 @@
-//! `sharecheck proxy`: a validating Stratum V1 proxy in front of a pool.
+//! `sharecheck proxy`: a validating Stratum V1 proxy in front of a pool. Settings come from
+//! the flags and from `--config FILE` (TOML, the same names); a flag overrides the file.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use serde::Deserialize;
 
 use super::Failure;
-use super::hash_cmd::parse_algorithm;
 use sharecheck::Algorithm;
+use sharecheck::server::record::RecordConfig;
 use sharecheck::server::{ProxyConfig, UpstreamUrl, serve};
 
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
     /// PoW algorithm of the pool's chain: sha256d or scrypt.
-    #[arg(long, value_parser = parse_algorithm)]
-    algo: Algorithm,
+    #[arg(long)]
+    algo: Option<String>,
     /// Address the miners connect to, HOST:PORT.
     #[arg(long)]
-    listen: String,
+    listen: Option<String>,
     /// Pool, stratum+tcp://HOST:PORT; repeat for more, in priority order.
-    #[arg(long = "upstream", required = true)]
+    #[arg(long = "upstream")]
     upstreams: Vec<String>,
     /// Pool account: the pool sees USER.WORKER (default: the miner's own worker name).
     #[arg(long)]
@@ -27,37 +30,115 @@ pub struct ProxyArgs {
     #[arg(long)]
     password: Option<String>,
     /// Seconds a valid share waits for the pool's answer before the miner gets the local
-    /// verdict.
-    #[arg(long, default_value_t = 10.0)]
-    upstream_timeout: f64,
+    /// verdict (default 10).
+    #[arg(long)]
+    upstream_timeout: Option<f64>,
     /// Serve GET /metrics (Prometheus) and GET /workers (JSON) on HOST:PORT.
     #[arg(long)]
     metrics: Option<String>,
     /// Record one transcript per miner connection in DIR (replayable with `sharecheck
     /// replay --compare`), at most 16 MiB each, the newest 1000 kept.
     #[arg(long)]
-    record: Option<std::path::PathBuf>,
-    /// Worker series kept in the metrics; the rest are summed under `_other`.
-    #[arg(long, default_value_t = 1000)]
-    max_worker_series: usize,
+    record: Option<PathBuf>,
+    /// Worker series kept in the metrics; the rest are summed under `_other` (default 1000).
+    #[arg(long)]
+    max_worker_series: Option<usize>,
+    /// TOML file with any of the settings above (`algo`, `listen`, `upstreams` = [...],
+    /// `user`, `password`, `upstream_timeout`, `metrics`, `record`, `max_worker_series`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// The settings, as the config file spells them; every one optional.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    algo: Option<String>,
+    listen: Option<String>,
+    #[serde(default)]
+    upstreams: Vec<String>,
+    user: Option<String>,
+    password: Option<String>,
+    upstream_timeout: Option<f64>,
+    metrics: Option<String>,
+    record: Option<PathBuf>,
+    max_worker_series: Option<usize>,
+}
+
+impl Settings {
+    /// The flags given, over the file's settings.
+    fn merge(file: Settings, args: &ProxyArgs) -> Settings {
+        Settings {
+            algo: args.algo.clone().or(file.algo),
+            listen: args.listen.clone().or(file.listen),
+            upstreams: if args.upstreams.is_empty() {
+                file.upstreams
+            } else {
+                args.upstreams.clone()
+            },
+            user: args.user.clone().or(file.user),
+            password: args.password.clone().or(file.password),
+            upstream_timeout: args.upstream_timeout.or(file.upstream_timeout),
+            metrics: args.metrics.clone().or(file.metrics),
+            record: args.record.clone().or(file.record),
+            max_worker_series: args.max_worker_series.or(file.max_worker_series),
+        }
+    }
+
+    /// The proxy's configuration and its listen address, or what is missing or wrong.
+    fn into_config(self) -> Result<(ProxyConfig, String), Failure> {
+        let algo = self
+            .algo
+            .ok_or_else(|| Failure::usage("--algo (or `algo` in the config) is required"))?;
+        let algorithm: Algorithm = algo.parse().map_err(Failure::usage)?;
+        let listen = self
+            .listen
+            .ok_or_else(|| Failure::usage("--listen (or `listen` in the config) is required"))?;
+        if self.upstreams.is_empty() {
+            return Err(Failure::usage(
+                "at least one --upstream (or `upstreams` in the config) is required",
+            ));
+        }
+        let upstreams = self
+            .upstreams
+            .iter()
+            .map(|u| UpstreamUrl::parse(u))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Failure::usage)?;
+        let mut config = ProxyConfig::new(algorithm, upstreams);
+        if let Some(timeout) = self.upstream_timeout {
+            if !(timeout.is_finite() && timeout > 0.0) {
+                return Err(Failure::usage(
+                    "upstream timeout must be a positive number of seconds",
+                ));
+            }
+            config.upstream_timeout = Duration::from_secs_f64(timeout.min(3600.0));
+        }
+        config.user = self.user;
+        config.password = self.password;
+        config.max_worker_series = self.max_worker_series.unwrap_or(config.max_worker_series);
+        config.record = self.record.map(RecordConfig::new);
+        Ok((config, listen))
+    }
+}
+
+fn read_settings(path: &PathBuf) -> Result<Settings, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        let first = e.to_string().lines().next().unwrap_or_default().to_string();
+        Failure::usage(format!("{}: {first}", path.display()))
+    })
 }
 
 pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
-    let upstreams = args
-        .upstreams
-        .iter()
-        .map(|u| UpstreamUrl::parse(u))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Failure::usage)?;
-    if !(args.upstream_timeout.is_finite() && args.upstream_timeout > 0.0) {
-        return Err(Failure::usage("--upstream-timeout must be a positive number of seconds"));
-    }
-    let mut config = ProxyConfig::new(args.algo, upstreams);
-    config.user = args.user.clone();
-    config.password = args.password.clone();
-    config.upstream_timeout = Duration::from_secs_f64(args.upstream_timeout.min(3600.0));
-    config.max_worker_series = args.max_worker_series;
-    config.record = args.record.clone().map(sharecheck::server::record::RecordConfig::new);
+    let file = match &args.config {
+        Some(path) => read_settings(path)?,
+        None => Settings::default(),
+    };
+    let settings = Settings::merge(file, args);
+    let metrics_addr = settings.metrics.clone();
+    let (config, listen) = settings.into_config()?;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ =
@@ -65,10 +146,10 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
+        let listener = tokio::net::TcpListener::bind(&listen)
             .await
-            .map_err(|e| Failure::usage(format!("cannot listen on {}: {e}", args.listen)))?;
-        let metrics = match &args.metrics {
+            .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
+        let metrics = match &metrics_addr {
             Some(addr) => Some(
                 tokio::net::TcpListener::bind(addr)
                     .await
@@ -76,7 +157,7 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
             ),
             None => None,
         };
-        tracing::warn!(listen = %args.listen, "proxy listening");
+        tracing::warn!(%listen, "proxy listening");
         serve(listener, metrics, config, shutdown_signal())
             .await
             .map_err(|e| Failure::usage(format!("proxy stopped: {e}")))?;
@@ -101,5 +182,54 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ProxyArgs, Settings};
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ProxyArgs,
+    }
+
+    const FILE: &str = r#"
+        algo = "scrypt"
+        listen = "0.0.0.0:3333"
+        upstreams = ["stratum+tcp://ltc.pool.example:3333", "stratum+tcp://backup.example:3333"]
+        user = "farm"
+        upstream_timeout = 5.0
+        metrics = "127.0.0.1:9100"
+        max_worker_series = 50
+    "#;
+
+    #[test]
+    fn flags_override_the_file() {
+        let file: Settings = toml::from_str(FILE).unwrap();
+        let cli = Cli::parse_from(["x", "--user", "site7", "--upstream", "stratum+tcp://other:1"]);
+        let merged = Settings::merge(file, &cli.args);
+        assert_eq!(merged.user.as_deref(), Some("site7"));
+        assert_eq!(merged.upstreams, ["stratum+tcp://other:1"]);
+        assert_eq!(merged.algo.as_deref(), Some("scrypt"));
+        let (config, listen) = merged.into_config().ok().unwrap();
+        assert_eq!(listen, "0.0.0.0:3333");
+        assert_eq!(config.upstreams.len(), 1);
+        assert_eq!(config.upstream_timeout.as_secs_f64(), 5.0);
+        assert_eq!(config.max_worker_series, 50);
+        assert_eq!(config.user.as_deref(), Some("site7"));
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_settings_are_refused() {
+        assert!(toml::from_str::<Settings>("algo = \"scrypt\"\nlisen = \"x\"").is_err());
+        let cli = Cli::parse_from(["x", "--algo", "scrypt"]);
+        let merged = Settings::merge(Settings::default(), &cli.args);
+        let message = merged.into_config().err().unwrap().message;
+        assert!(message.contains("--listen"), "{message}");
+        let cli = Cli::parse_from(["x", "--algo", "x11", "--listen", "a:1", "--upstream", "b:2"]);
+        assert!(Settings::merge(Settings::default(), &cli.args).into_config().is_err());
     }
 }

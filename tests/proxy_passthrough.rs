@@ -634,3 +634,50 @@ async fn a_pool_reconnect_sends_the_miner_back_to_the_proxy_not_past_it() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_to_a_reused_id_keep_the_order_of_the_requests() {
+    within(30, async {
+        let record_dir =
+            std::env::temp_dir().join(format!("sharecheck-record-ids-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&record_dir);
+        let dir = record_dir.clone();
+        let (mut miner, proxy, received, job) =
+            setup(Answers::After(Duration::from_millis(300)), move |c| {
+                c.record = Some(RecordConfig::new(&dir))
+            })
+            .await;
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let max = (BigUint::from(1u8) << 256usize) - 1u8;
+        let valid = valid_share(&job, 1);
+        let low = share(Algorithm::Sha256d, &job, 2, &easy, &max);
+        // Firmware that sends id 4 for every submit: a valid share (the pool answers it
+        // late), then a weak one (the proxy could answer it at once).
+        for params in [valid, low] {
+            let line = json!({"id": 4, "method": "mining.submit", "params": params});
+            miner.send_line(&line.to_string()).await;
+        }
+        let first = miner.answer_to(&json!(4)).await;
+        let second = miner.answer_to(&json!(4)).await;
+        assert_eq!(first["error"][1], "late answer from the test pool", "{first}");
+        assert_eq!(code(&second), Some(23), "{second}");
+        assert_eq!(received.lock().unwrap().len(), 1);
+        drop(miner);
+        proxy.stop().await;
+        // The transcript pairs each answer with its own submit.
+        let files: Vec<_> =
+            std::fs::read_dir(&record_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+            .args(["replay", "--algo", "sha256d", "--compare"])
+            .arg(&files[0])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // The pool's late (marked) answer is the one paired with the valid share: the only
+        // disagreement, and with that answer's error.
+        assert!(stderr.contains("1 disagreements with the pool"), "{stderr}");
+        assert!(stderr.contains("late answer from the test pool"), "{stderr}");
+        std::fs::remove_dir_all(&record_dir).unwrap();
+    })
+    .await;
+}

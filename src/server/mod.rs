@@ -106,6 +106,10 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
+    let recording = match &config.record {
+        Some(r) => Some(Arc::new(record::RecordWriter::start(r.clone())?)),
+        None => None,
+    };
     if let Some(metrics) = metrics {
         tokio::spawn(metrics::serve_metrics(metrics, stats.clone(), stopping.clone()));
     }
@@ -130,8 +134,9 @@ pub async fn serve(
             },
         };
         let (config, stats, stopping) = (config.clone(), stats.clone(), stopping.clone());
+        let recording = recording.clone();
         connections.spawn(async move {
-            passthrough::serve_miner(stream, config, stats, stopping).await;
+            passthrough::serve_miner(stream, config, stats, recording, stopping).await;
             drop(permit);
         });
     }
@@ -144,6 +149,10 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("connections still open after the grace period: closed");
+    }
+    // Every transcript written and closed before returning.
+    if let Some(writer) = recording.and_then(|w| Arc::try_unwrap(w).ok()) {
+        let _ = tokio::task::spawn_blocking(move || writer.finish()).await;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! connection's `Validator` (the upstream's jobs) and `Session`, so nothing is locked.
 //! The pool is connected to only once the miner has said something.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::ProxyConfig;
 use super::lines::{Line, LineReader};
-use super::record::Recorder;
+use super::record::{RecordWriter, Recorder};
 use super::stats::Stats;
 use super::upstream::{any_reachable, connect_first};
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
@@ -49,6 +49,14 @@ struct Awaited {
     miner_id: Value,
     sent: Instant,
     kind: Kind,
+}
+
+/// An answer owed to the miner, in the order of its requests with the same id.
+enum Owed {
+    /// Awaiting the pool's answer to the request sent under this proxy id.
+    Pool(u64),
+    /// Ready, held until the earlier answers of the same id are sent.
+    Ready(Value),
 }
 
 enum Kind {
@@ -108,6 +116,7 @@ pub async fn serve_miner(
     miner: TcpStream,
     config: Arc<ProxyConfig>,
     stats: Arc<Stats>,
+    recording: Option<Arc<RecordWriter>>,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let peer = miner.peer_addr().map(|a| a.to_string()).unwrap_or_default();
@@ -130,7 +139,7 @@ pub async fn serve_miner(
     };
     tracing::info!(%peer, upstream = %config.upstreams[rank], "miner connected");
     stats.miner_connection(rank, true);
-    let recorder = config.record.as_ref().and_then(|r| Recorder::start(r, &peer));
+    let recorder = recording.map(|w| w.recorder(&peer));
     let mut relay = Relay::new(config, stats.clone(), rank, proxy_addr, recorder);
     let (upstream_read, mut upstream_write) = upstream.into_split();
     let upstream_lines = LineReader::new(upstream_read, MAX_UPSTREAM_LINE);
@@ -165,6 +174,12 @@ struct Relay {
     next_probe: Instant,
     /// The transcript of the miner connection (`--record`).
     recorder: Option<Recorder>,
+    /// Answers owed to the miner per request id (its JSON text), oldest first: a miner
+    /// that reuses ids (cgminer after a restart, firmware sending id 4 for every submit)
+    /// pairs answers by order, so an answer never overtakes an earlier one of its id.
+    owed: HashMap<String, VecDeque<Owed>>,
+    /// Ready answers held in `owed`.
+    held: usize,
 }
 
 impl Relay {
@@ -192,6 +207,8 @@ impl Relay {
             probe: None,
             next_probe,
             recorder,
+            owed: HashMap::new(),
+            held: 0,
         }
     }
 
@@ -349,7 +366,8 @@ impl Relay {
         let worker = self.worker.clone().unwrap_or_else(|| UNAUTHORIZED.to_string());
         self.stats.share(&worker, &verdict, self.session.difficulty());
         if !verdict.is_valid() {
-            return self.send_miner(miner, &verdict.stratum_reply(&id)).await;
+            let reply = verdict.stratum_reply(&id);
+            return self.reply(miner, &id, reply).await;
         }
         if let Some(block) = &verdict.block {
             tracing::warn!(
@@ -364,7 +382,6 @@ impl Relay {
         {
             *name = Value::String(self.upstream_worker(text));
         }
-        self.stats.forwarded(&worker);
         let kind = Kind::Submit { worker, verdict };
         self.forward(miner, upstream, id, kind, "mining.submit", params).await
     }
@@ -406,10 +423,16 @@ impl Relay {
                     json!({"id": miner_id, "result": null, "error": [20, "too many requests in flight", null]})
                 }
             };
-            return self.send_miner(miner, &reply).await;
+            return self.reply(miner, &miner_id, reply).await;
         }
         let id = self.next_id;
         self.next_id += 1;
+        if let Kind::Submit { worker, .. } = &kind {
+            self.stats.forwarded(worker);
+        }
+        if !miner_id.is_null() {
+            self.owed.entry(miner_id.to_string()).or_default().push_back(Owed::Pool(id));
+        }
         self.awaited.insert(id, Awaited { miner_id, sent: Instant::now(), kind });
         send(upstream, &json!({"id": id, "method": method, "params": params})).await
     }
@@ -454,7 +477,9 @@ impl Relay {
                 self.send_miner_line(miner, text).await.map(|()| None)
             }
             Message::Response { id, result, error } => {
-                let Some(awaited) = id.as_u64().and_then(|id| self.awaited.remove(&id)) else {
+                let Some((up_id, awaited)) =
+                    id.as_u64().and_then(|id| self.awaited.remove(&id).map(|a| (id, a)))
+                else {
                     return Ok(None); // answered locally already (timeout), or not ours
                 };
                 let ok = error.is_null() && !result.is_null() && result != Value::Bool(false);
@@ -489,7 +514,7 @@ impl Relay {
                     _ => {}
                 }
                 let reply = json!({"id": awaited.miner_id, "result": result, "error": error});
-                self.send_miner(miner, &reply).await.map(|()| None)
+                self.settle(miner, &awaited.miner_id, up_id, reply).await.map(|()| None)
             }
         }
     }
@@ -527,7 +552,7 @@ impl Relay {
         for id in overdue {
             if let Some(awaited) = self.awaited.remove(&id) {
                 tracing::warn!("upstream did not answer in time: answered by the proxy");
-                self.answer_locally(miner, awaited).await?;
+                self.answer_locally(miner, id, awaited).await?;
             }
         }
         Ok(())
@@ -536,6 +561,7 @@ impl Relay {
     async fn answer_locally(
         &mut self,
         miner: &mut OwnedWriteHalf,
+        up_id: u64,
         awaited: Awaited,
     ) -> Result<(), End> {
         let reply = match awaited.kind {
@@ -547,15 +573,70 @@ impl Relay {
                 json!({"id": awaited.miner_id, "result": null, "error": [20, "no answer from the pool", null]})
             }
         };
+        self.settle(miner, &awaited.miner_id, up_id, reply).await
+    }
+
+    /// On the way out: every request still awaited is answered by the proxy (in the
+    /// order of the miner's requests, per id).
+    async fn answer_all_awaited(&mut self, miner: &mut OwnedWriteHalf) {
+        let mut awaited: Vec<(u64, Awaited)> = self.awaited.drain().collect();
+        awaited.sort_by_key(|(id, _)| *id);
+        for (id, a) in awaited {
+            if self.answer_locally(miner, id, a).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Answers a request that was never sent upstream: at once, unless an earlier
+    /// request with the same id still awaits the pool (then after it).
+    async fn reply(
+        &mut self,
+        miner: &mut OwnedWriteHalf,
+        miner_id: &Value,
+        reply: Value,
+    ) -> Result<(), End> {
+        if !miner_id.is_null()
+            && self.held < MAX_AWAITED
+            && let Some(queue) = self.owed.get_mut(&miner_id.to_string())
+        {
+            queue.push_back(Owed::Ready(reply));
+            self.held += 1;
+            return Ok(());
+        }
         self.send_miner(miner, &reply).await
     }
 
-    /// On the way out: every request still awaited is answered by the proxy.
-    async fn answer_all_awaited(&mut self, miner: &mut OwnedWriteHalf) {
-        let awaited: Vec<Awaited> = self.awaited.drain().map(|(_, a)| a).collect();
-        for a in awaited {
-            if self.answer_locally(miner, a).await.is_err() {
-                return;
+    /// The answer to the request sent upstream as `up_id`: sent with every answer of the
+    /// same id it was holding back.
+    async fn settle(
+        &mut self,
+        miner: &mut OwnedWriteHalf,
+        miner_id: &Value,
+        up_id: u64,
+        reply: Value,
+    ) -> Result<(), End> {
+        let key = miner_id.to_string();
+        let slot = self
+            .owed
+            .get_mut(&key)
+            .and_then(|q| q.iter_mut().find(|o| matches!(o, Owed::Pool(id) if *id == up_id)));
+        let Some(slot) = slot else {
+            return self.send_miner(miner, &reply).await;
+        };
+        *slot = Owed::Ready(reply);
+        self.held += 1;
+        loop {
+            let Some(queue) = self.owed.get_mut(&key) else { return Ok(()) };
+            if !matches!(queue.front(), Some(Owed::Ready(_))) {
+                return Ok(());
+            }
+            if let Some(Owed::Ready(ready)) = queue.pop_front() {
+                if queue.is_empty() {
+                    self.owed.remove(&key);
+                }
+                self.held -= 1;
+                self.send_miner(miner, &ready).await?;
             }
         }
     }

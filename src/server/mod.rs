@@ -8,6 +8,7 @@
 
 pub mod lines;
 pub mod metrics;
+mod miner;
 pub mod passthrough;
 pub mod record;
 pub mod stats;

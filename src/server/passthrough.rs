@@ -7,19 +7,21 @@
 //! connection's `Validator` (the upstream's jobs) and `Session`, so nothing is locked.
 //! The pool is connected to only once the miner has said something.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::ProxyConfig;
 use super::lines::{Line, LineReader};
-use super::record::{RecordWriter, Recorder};
+use super::miner::{
+    Drain, End, MAX_AWAITED, MAX_MINER_LINE, MAX_UPSTREAM_LINE, MinerLink, UNAUTHORIZED,
+    error_reply, send_line,
+};
+use super::record::RecordWriter;
 use super::stats::Stats;
 use super::upstream::{any_reachable, connect_first};
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
@@ -28,21 +30,8 @@ use crate::stratum::{
 };
 use crate::validate::{Session, Validator, Verdict};
 
-/// Longest line a miner may send (bytes): a real one is a few hundred.
-pub const MAX_MINER_LINE: usize = 16 * 1024;
-/// Longest line an upstream may send: a notify with a large coinbase and branch.
-pub const MAX_UPSTREAM_LINE: usize = 1024 * 1024;
-/// Bad lines a miner may send before it is disconnected.
-pub const MAX_BAD_LINES: u32 = 10;
-/// Requests of one miner awaiting the pool's answer at most; past it, further requests
-/// are answered with an error at once.
-pub const MAX_AWAITED: usize = 1024;
 /// After a drain starts, how long submits already on their way are still read and checked.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
-/// How long one write to a miner or the pool may take before the connection is dropped.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The label under which shares of a miner that has not authorized are counted.
-const UNAUTHORIZED: &str = "_unauthorized";
 
 /// A request sent upstream, awaiting its answer.
 struct Awaited {
@@ -51,62 +40,12 @@ struct Awaited {
     kind: Kind,
 }
 
-/// An answer owed to the miner, in the order of its requests with the same id.
-enum Owed {
-    /// Awaiting the pool's answer to the request sent under this proxy id.
-    Pool(u64),
-    /// Ready, held until the earlier answers of the same id are sent.
-    Ready(Value),
-}
-
 enum Kind {
     Subscribe,
     Configure,
     Authorize { worker: String },
     Submit { worker: String, verdict: Verdict },
     Other,
-}
-
-/// Why a connection ended (for the log).
-#[derive(Debug)]
-enum End {
-    MinerClosed,
-    UpstreamClosed,
-    Abuse,
-    NoLogin,
-    Idle,
-    Drained(Drain),
-    Io(std::io::Error),
-}
-
-impl std::fmt::Display for End {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            End::MinerClosed => f.write_str("miner closed the connection"),
-            End::UpstreamClosed => f.write_str("upstream closed the connection"),
-            End::Abuse => write!(f, "more than {MAX_BAD_LINES} bad lines"),
-            End::NoLogin => f.write_str("no subscribe and authorize in time"),
-            End::Idle => f.write_str("idle for too long"),
-            End::Drained(Drain::Shutdown) => f.write_str("the proxy is shutting down"),
-            End::Drained(Drain::Reconnect) => f.write_str("miner sent to reconnect"),
-            End::Io(e) => write!(f, "i/o error: {e}"),
-        }
-    }
-}
-
-impl From<std::io::Error> for End {
-    fn from(e: std::io::Error) -> End {
-        End::Io(e)
-    }
-}
-
-/// Why a connection stops and closes once the shares it has sent are answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Drain {
-    /// The proxy is stopping.
-    Shutdown,
-    /// The miner was sent `client.reconnect` (a preferred pool is back, or the pool asked).
-    Reconnect,
 }
 
 /// Serves one miner connection until either side closes, or `shutdown` turns true: then
@@ -123,7 +62,7 @@ pub async fn serve_miner(
     let _ = miner.set_nodelay(true);
     // The proxy's own address as this miner reached it: what `client.reconnect` names.
     let proxy_addr = miner.local_addr().ok();
-    let (miner_read, mut miner_write) = miner.into_split();
+    let (miner_read, miner_write) = miner.into_split();
     let mut miner_lines = LineReader::new(miner_read, MAX_MINER_LINE);
     // No pool connection for a port scan or a health check: wait for the first line.
     let first = match tokio::time::timeout(config.login_timeout, miner_lines.next()).await {
@@ -140,16 +79,15 @@ pub async fn serve_miner(
     tracing::info!(%peer, upstream = %config.upstreams[rank], "miner connected");
     stats.miner_connection(rank, true);
     let recorder = recording.map(|w| w.recorder(&peer));
-    let mut relay = Relay::new(config, stats.clone(), rank, proxy_addr, recorder);
+    let link = MinerLink::new(miner_write, proxy_addr, recorder);
+    let mut relay = Relay::new(config, stats.clone(), rank, link);
     let (upstream_read, mut upstream_write) = upstream.into_split();
     let upstream_lines = LineReader::new(upstream_read, MAX_UPSTREAM_LINE);
-    let end = relay
-        .run(first, miner_lines, &mut miner_write, upstream_lines, &mut upstream_write, shutdown)
-        .await;
-    // Unsent answers go out before the close (a close with unread data may reset them).
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, miner_write.shutdown()).await;
+    let end = relay.run(first, miner_lines, upstream_lines, &mut upstream_write, shutdown).await;
+    let Relay { link, worker, .. } = relay;
+    link.close().await;
     stats.miner_connection(rank, false);
-    if let Some(worker) = &relay.worker {
+    if let Some(worker) = &worker {
         stats.worker_connection(worker, false);
     }
     tracing::info!(%peer, %end, "miner disconnected");
@@ -165,31 +103,17 @@ struct Relay {
     session: Session,
     awaited: HashMap<u64, Awaited>,
     next_id: u64,
-    bad_lines: u32,
     /// The pool's place in `--upstream` order (0 = preferred).
     rank: usize,
-    proxy_addr: Option<SocketAddr>,
     /// A running check of whether a preferred pool is reachable again.
     probe: Option<tokio::task::JoinHandle<bool>>,
     next_probe: Instant,
-    /// The transcript of the miner connection (`--record`).
-    recorder: Option<Recorder>,
-    /// Answers owed to the miner per request id (its JSON text), oldest first: a miner
-    /// that reuses ids (cgminer after a restart, firmware sending id 4 for every submit)
-    /// pairs answers by order, so an answer never overtakes an earlier one of its id.
-    owed: HashMap<String, VecDeque<Owed>>,
-    /// Ready answers held in `owed`.
-    held: usize,
+    /// Writing to the miner.
+    link: MinerLink,
 }
 
 impl Relay {
-    fn new(
-        config: Arc<ProxyConfig>,
-        stats: Arc<Stats>,
-        rank: usize,
-        proxy_addr: Option<SocketAddr>,
-        recorder: Option<Recorder>,
-    ) -> Relay {
+    fn new(config: Arc<ProxyConfig>, stats: Arc<Stats>, rank: usize, link: MinerLink) -> Relay {
         let validator = Validator::new(config.algorithm, config.validator.clone());
         let session = validator.new_session();
         let next_probe = Instant::now() + config.failback_interval;
@@ -201,14 +125,10 @@ impl Relay {
             session,
             awaited: HashMap::new(),
             next_id: 1,
-            bad_lines: 0,
             rank,
-            proxy_addr,
             probe: None,
             next_probe,
-            recorder,
-            owed: HashMap::new(),
-            held: 0,
+            link,
         }
     }
 
@@ -226,7 +146,6 @@ impl Relay {
         &mut self,
         first: Line,
         mut miner_lines: LineReader<OwnedReadHalf>,
-        miner: &mut OwnedWriteHalf,
         mut upstream_lines: LineReader<OwnedReadHalf>,
         upstream: &mut OwnedWriteHalf,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
@@ -236,12 +155,12 @@ impl Relay {
         let mut last_line = Instant::now();
         // Why and since when the connection is draining.
         let mut draining: Option<(Drain, Instant)> = None;
-        let mut step = self.on_miner_line(first, miner, upstream).await;
+        let mut step = self.on_miner_line(first, upstream).await;
         loop {
             if let Err(end) = step {
                 // The miner keeps its verdicts: shares still awaiting the pool get the
                 // local one.
-                self.answer_all_awaited(miner).await;
+                self.answer_all_awaited().await;
                 return end;
             }
             // Submits already sent are still read for a short grace after a drain starts.
@@ -252,7 +171,7 @@ impl Relay {
                     Err(e) => Err(End::Io(e)),
                     Ok(Some(line)) => {
                         last_line = Instant::now();
-                        self.on_miner_line(line, miner, upstream).await
+                        self.on_miner_line(line, upstream).await
                     }
                 },
                 changed = shutdown.changed(), if draining.is_none() => {
@@ -264,7 +183,7 @@ impl Relay {
                 line = upstream_lines.next() => match line {
                     Ok(None) | Err(_) => Err(End::UpstreamClosed),
                     Ok(Some(Line::Text(text))) => {
-                        match self.on_upstream_line(&text, miner).await {
+                        match self.on_upstream_line(&text).await {
                             Ok(Some(drain)) => {
                                 draining = draining.or(Some((drain, Instant::now())));
                                 Ok(())
@@ -286,7 +205,7 @@ impl Relay {
                         {
                             Err(End::Drained(drain))
                         }
-                        Some(_) => self.answer_overdue(miner).await,
+                        Some(_) => self.answer_overdue().await,
                         None if !self.logged_in() && connected.elapsed() >= limits.login_timeout => {
                             Err(End::NoLogin)
                         }
@@ -294,9 +213,9 @@ impl Relay {
                         None if self.preferred_pool_is_back().await => {
                             tracing::info!("preferred pool is back: miner sent to reconnect");
                             draining = Some((Drain::Reconnect, Instant::now()));
-                            self.send_reconnect(miner).await
+                            self.link.send_reconnect().await
                         }
-                        None => self.answer_overdue(miner).await,
+                        None => self.answer_overdue().await,
                     }
                 }
             };
@@ -306,46 +225,43 @@ impl Relay {
     async fn on_miner_line(
         &mut self,
         line: Line,
-        miner: &mut OwnedWriteHalf,
         upstream: &mut OwnedWriteHalf,
     ) -> Result<(), End> {
         let text = match line {
             Line::Text(text) => {
-                if let Some(r) = &mut self.recorder {
-                    r.line(&text);
-                }
+                self.link.record_received(&text);
                 text
             }
             Line::TooLong => {
                 let why = format!("line longer than {MAX_MINER_LINE} bytes");
-                return self.bad_line(miner, &why).await;
+                return self.link.bad_line(&why).await;
             }
-            Line::NotUtf8 => return self.bad_line(miner, "not UTF-8").await,
+            Line::NotUtf8 => return self.link.bad_line("not UTF-8").await,
         };
         let message = match parse_line(&text) {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(()),
-            Err(e) => return self.bad_line(miner, &e.to_string()).await,
+            Err(e) => return self.link.bad_line(&e.to_string()).await,
         };
         match message {
             Message::Call { id, method, params } => match method.as_str() {
-                "mining.submit" => self.on_submit(id, params, miner, upstream).await,
+                "mining.submit" => self.on_submit(id, params, upstream).await,
                 "mining.authorize" => {
                     let worker = params.get(0).and_then(Value::as_str).unwrap_or_default();
                     let kind = Kind::Authorize { worker: worker.to_string() };
                     let params = self.upstream_authorize(&params);
-                    self.forward(miner, upstream, id, kind, "mining.authorize", params).await
+                    self.forward(upstream, id, kind, "mining.authorize", params).await
                 }
                 "mining.subscribe" => {
-                    self.forward(miner, upstream, id, Kind::Subscribe, &method, params).await
+                    self.forward(upstream, id, Kind::Subscribe, &method, params).await
                 }
                 "mining.configure" => {
-                    self.forward(miner, upstream, id, Kind::Configure, &method, params).await
+                    self.forward(upstream, id, Kind::Configure, &method, params).await
                 }
                 _ if id.is_null() => {
                     send(upstream, &json!({"id": null, "method": method, "params": params})).await
                 }
-                _ => self.forward(miner, upstream, id, Kind::Other, &method, params).await,
+                _ => self.forward(upstream, id, Kind::Other, &method, params).await,
             },
             // The miner answers a request of the pool (`client.get_version`, …).
             Message::Response { id, result, error } => {
@@ -358,7 +274,6 @@ impl Relay {
         &mut self,
         id: Value,
         params: Value,
-        miner: &mut OwnedWriteHalf,
         upstream: &mut OwnedWriteHalf,
     ) -> Result<(), End> {
         let verdict = self.validator.check_params(&self.session, &params);
@@ -367,7 +282,7 @@ impl Relay {
         self.stats.share(&worker, &verdict, self.session.difficulty());
         if !verdict.is_valid() {
             let reply = verdict.stratum_reply(&id);
-            return self.reply(miner, &id, reply).await;
+            return self.link.reply(&id, reply).await;
         }
         if let Some(block) = &verdict.block {
             tracing::warn!(
@@ -383,7 +298,7 @@ impl Relay {
             *name = Value::String(self.upstream_worker(text));
         }
         let kind = Kind::Submit { worker, verdict };
-        self.forward(miner, upstream, id, kind, "mining.submit", params).await
+        self.forward(upstream, id, kind, "mining.submit", params).await
     }
 
     /// The worker name the pool sees: the miner's own, or `--user` then `.` and the
@@ -409,7 +324,6 @@ impl Relay {
     /// submit gets its local verdict).
     async fn forward(
         &mut self,
-        miner: &mut OwnedWriteHalf,
         upstream: &mut OwnedWriteHalf,
         miner_id: Value,
         kind: Kind,
@@ -419,41 +333,23 @@ impl Relay {
         if self.awaited.len() >= MAX_AWAITED {
             let reply = match &kind {
                 Kind::Submit { verdict, .. } => verdict.stratum_reply(&miner_id),
-                _ => {
-                    json!({"id": miner_id, "result": null, "error": [20, "too many requests in flight", null]})
-                }
+                _ => error_reply(&miner_id, 20, "too many requests in flight"),
             };
-            return self.reply(miner, &miner_id, reply).await;
+            return self.link.reply(&miner_id, reply).await;
         }
         let id = self.next_id;
         self.next_id += 1;
         if let Kind::Submit { worker, .. } = &kind {
             self.stats.forwarded(worker);
         }
-        if !miner_id.is_null() {
-            self.owed.entry(miner_id.to_string()).or_default().push_back(Owed::Pool(id));
-        }
+        self.link.owe(&miner_id, id);
         self.awaited.insert(id, Awaited { miner_id, sent: Instant::now(), kind });
         send(upstream, &json!({"id": id, "method": method, "params": params})).await
     }
 
-    async fn bad_line(&mut self, miner: &mut OwnedWriteHalf, why: &str) -> Result<(), End> {
-        self.bad_lines += 1;
-        let error = json!([20, format!("malformed: {why}"), null]);
-        self.send_miner(miner, &json!({"id": null, "result": null, "error": error})).await?;
-        if self.bad_lines > MAX_BAD_LINES {
-            return Err(End::Abuse);
-        }
-        Ok(())
-    }
-
     /// Handles a line of the pool; `Some` when the connection must drain (the pool asked
     /// the miner to reconnect).
-    async fn on_upstream_line(
-        &mut self,
-        text: &str,
-        miner: &mut OwnedWriteHalf,
-    ) -> Result<Option<Drain>, End> {
+    async fn on_upstream_line(&mut self, text: &str) -> Result<Option<Drain>, End> {
         let message = match parse_line(text) {
             Ok(Some(m)) => m,
             Ok(None) => return Ok(None),
@@ -466,7 +362,7 @@ impl Relay {
             Message::Call { method, .. } if method == "client.reconnect" => {
                 // Relayed as sent, it would take the miner to the pool directly, past the
                 // check: the miner is sent back to the proxy, which connects anew.
-                self.send_reconnect(miner).await?;
+                self.link.send_reconnect().await?;
                 Ok(Some(Drain::Reconnect))
             }
             Message::Call { method, params, .. } => {
@@ -474,7 +370,7 @@ impl Relay {
                     tracing::warn!(%method, error = %e, "upstream message refused");
                 }
                 // Relayed as sent: the miner works on exactly the pool's jobs.
-                self.send_miner_line(miner, text).await.map(|()| None)
+                self.link.send_line(text).await.map(|()| None)
             }
             Message::Response { id, result, error } => {
                 let Some((up_id, awaited)) =
@@ -514,7 +410,7 @@ impl Relay {
                     _ => {}
                 }
                 let reply = json!({"id": awaited.miner_id, "result": result, "error": error});
-                self.settle(miner, &awaited.miner_id, up_id, reply).await.map(|()| None)
+                self.link.settle(&awaited.miner_id, up_id, reply).await.map(|()| None)
             }
         }
     }
@@ -541,7 +437,7 @@ impl Relay {
 
     /// Requests the pool has not answered within the timeout: a submit gets its local
     /// verdict, any other request an error.
-    async fn answer_overdue(&mut self, miner: &mut OwnedWriteHalf) -> Result<(), End> {
+    async fn answer_overdue(&mut self) -> Result<(), End> {
         let timeout = self.config.upstream_timeout;
         let overdue: Vec<u64> = self
             .awaited
@@ -552,91 +448,31 @@ impl Relay {
         for id in overdue {
             if let Some(awaited) = self.awaited.remove(&id) {
                 tracing::warn!("upstream did not answer in time: answered by the proxy");
-                self.answer_locally(miner, id, awaited).await?;
+                self.answer_locally(id, awaited).await?;
             }
         }
         Ok(())
     }
 
-    async fn answer_locally(
-        &mut self,
-        miner: &mut OwnedWriteHalf,
-        up_id: u64,
-        awaited: Awaited,
-    ) -> Result<(), End> {
+    async fn answer_locally(&mut self, up_id: u64, awaited: Awaited) -> Result<(), End> {
         let reply = match awaited.kind {
             Kind::Submit { worker, verdict } => {
                 self.stats.upstream_answer(&worker, None);
                 verdict.stratum_reply(&awaited.miner_id)
             }
-            _ => {
-                json!({"id": awaited.miner_id, "result": null, "error": [20, "no answer from the pool", null]})
-            }
+            _ => error_reply(&awaited.miner_id, 20, "no answer from the pool"),
         };
-        self.settle(miner, &awaited.miner_id, up_id, reply).await
+        self.link.settle(&awaited.miner_id, up_id, reply).await
     }
 
     /// On the way out: every request still awaited is answered by the proxy (in the
     /// order of the miner's requests, per id).
-    async fn answer_all_awaited(&mut self, miner: &mut OwnedWriteHalf) {
+    async fn answer_all_awaited(&mut self) {
         let mut awaited: Vec<(u64, Awaited)> = self.awaited.drain().collect();
         awaited.sort_by_key(|(id, _)| *id);
         for (id, a) in awaited {
-            if self.answer_locally(miner, id, a).await.is_err() {
+            if self.answer_locally(id, a).await.is_err() {
                 return;
-            }
-        }
-    }
-
-    /// Answers a request that was never sent upstream: at once, unless an earlier
-    /// request with the same id still awaits the pool (then after it).
-    async fn reply(
-        &mut self,
-        miner: &mut OwnedWriteHalf,
-        miner_id: &Value,
-        reply: Value,
-    ) -> Result<(), End> {
-        if !miner_id.is_null()
-            && self.held < MAX_AWAITED
-            && let Some(queue) = self.owed.get_mut(&miner_id.to_string())
-        {
-            queue.push_back(Owed::Ready(reply));
-            self.held += 1;
-            return Ok(());
-        }
-        self.send_miner(miner, &reply).await
-    }
-
-    /// The answer to the request sent upstream as `up_id`: sent with every answer of the
-    /// same id it was holding back.
-    async fn settle(
-        &mut self,
-        miner: &mut OwnedWriteHalf,
-        miner_id: &Value,
-        up_id: u64,
-        reply: Value,
-    ) -> Result<(), End> {
-        let key = miner_id.to_string();
-        let slot = self
-            .owed
-            .get_mut(&key)
-            .and_then(|q| q.iter_mut().find(|o| matches!(o, Owed::Pool(id) if *id == up_id)));
-        let Some(slot) = slot else {
-            return self.send_miner(miner, &reply).await;
-        };
-        *slot = Owed::Ready(reply);
-        self.held += 1;
-        loop {
-            let Some(queue) = self.owed.get_mut(&key) else { return Ok(()) };
-            if !matches!(queue.front(), Some(Owed::Ready(_))) {
-                return Ok(());
-            }
-            if let Some(Owed::Ready(ready)) = queue.pop_front() {
-                if queue.is_empty() {
-                    self.owed.remove(&key);
-                }
-                self.held -= 1;
-                self.send_miner(miner, &ready).await?;
             }
         }
     }
@@ -662,48 +498,8 @@ impl Relay {
         }
         false
     }
-
-    /// Tells the miner to connect again, to this proxy. cgminer and bmminer read the host
-    /// and the port as strings (and accept only a host in the domain they reached): the
-    /// proxy's own address as the miner reached it.
-    async fn send_reconnect(&mut self, miner: &mut OwnedWriteHalf) -> Result<(), End> {
-        let Some(addr) = self.proxy_addr else { return Ok(()) };
-        let host = addr.ip().to_canonical().to_string();
-        let params = json!([host, addr.port().to_string(), 0]);
-        self.send_miner(miner, &json!({"id": null, "method": "client.reconnect", "params": params}))
-            .await
-    }
-}
-
-impl Relay {
-    /// Sends a message to the miner (and records it).
-    async fn send_miner(&mut self, miner: &mut OwnedWriteHalf, message: &Value) -> Result<(), End> {
-        self.send_miner_line(miner, &message.to_string()).await
-    }
-
-    /// Sends a line to the miner (and records it).
-    async fn send_miner_line(&mut self, miner: &mut OwnedWriteHalf, line: &str) -> Result<(), End> {
-        if let Some(r) = &mut self.recorder {
-            r.line(line);
-        }
-        send_line(miner, line).await
-    }
 }
 
 async fn send(to: &mut OwnedWriteHalf, message: &Value) -> Result<(), End> {
     send_line(to, &message.to_string()).await
-}
-
-/// Writes one line; a peer that does not take it within [`WRITE_TIMEOUT`] is dropped, so
-/// the connection's timers keep running.
-async fn send_line(to: &mut OwnedWriteHalf, line: &str) -> Result<(), End> {
-    let mut bytes = Vec::with_capacity(line.len() + 1);
-    bytes.extend_from_slice(line.as_bytes());
-    bytes.push(b'\n');
-    match tokio::time::timeout(WRITE_TIMEOUT, to.write_all(&bytes)).await {
-        Ok(result) => Ok(result?),
-        Err(_) => {
-            Err(End::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")))
-        }
-    }
 }

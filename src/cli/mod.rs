@@ -35,7 +35,7 @@ enum Command {
     Bench(bench_cmd::BenchArgs),
     /// Run a validating stratum proxy: miners connect here, valid shares go to the pool.
     #[cfg(feature = "server")]
-    Proxy(proxy_cmd::ProxyArgs),
+    Proxy(Box<proxy_cmd::ProxyArgs>),
 }
 
 /// A failed command: the one line printed on stderr and the exit status.

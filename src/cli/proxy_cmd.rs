@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::Failure;
 use sharecheck::Algorithm;
 use sharecheck::server::record::RecordConfig;
-use sharecheck::server::{ProxyConfig, UpstreamUrl, serve};
+use sharecheck::server::{DownstreamDifficulty, ProxyConfig, UpstreamUrl, serve};
 
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
@@ -29,6 +29,18 @@ pub struct ProxyArgs {
     /// Password sent to the pool (default: the miner's own).
     #[arg(long)]
     password: Option<String>,
+    /// Every miner on one pool connection, the pool's extranonce space split between
+    /// them (default: one pool connection per miner).
+    #[arg(long)]
+    aggregate: bool,
+    /// Miners work at this fixed difficulty (at most the pool's); only shares that meet
+    /// the pool's target are forwarded. Needs --aggregate.
+    #[arg(long, conflicts_with = "vardiff")]
+    downstream_difficulty: Option<f64>,
+    /// Each miner's difficulty set for about this many shares a minute (at most the
+    /// pool's); only shares that meet the pool's target are forwarded. Needs --aggregate.
+    #[arg(long)]
+    vardiff: Option<f64>,
     /// Seconds a valid share waits for the pool's answer before the miner gets the local
     /// verdict (default 10).
     #[arg(long)]
@@ -44,7 +56,8 @@ pub struct ProxyArgs {
     #[arg(long)]
     max_worker_series: Option<usize>,
     /// TOML file with any of the settings above (`algo`, `listen`, `upstreams` = [...],
-    /// `user`, `password`, `upstream_timeout`, `metrics`, `record`, `max_worker_series`).
+    /// `user`, `password`, `aggregate`, `downstream_difficulty`, `vardiff`,
+    /// `upstream_timeout`, `metrics`, `record`, `max_worker_series`).
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -59,6 +72,9 @@ struct Settings {
     upstreams: Vec<String>,
     user: Option<String>,
     password: Option<String>,
+    aggregate: Option<bool>,
+    downstream_difficulty: Option<f64>,
+    vardiff: Option<f64>,
     upstream_timeout: Option<f64>,
     metrics: Option<String>,
     record: Option<PathBuf>,
@@ -78,6 +94,16 @@ impl Settings {
             },
             user: args.user.clone().or(file.user),
             password: args.password.clone().or(file.password),
+            aggregate: if args.aggregate { Some(true) } else { file.aggregate },
+            // One difficulty setting: a flag replaces the file's, whichever it is.
+            downstream_difficulty: match (args.downstream_difficulty, args.vardiff) {
+                (None, None) => file.downstream_difficulty,
+                (d, _) => d,
+            },
+            vardiff: match (args.downstream_difficulty, args.vardiff) {
+                (None, None) => file.vardiff,
+                (_, v) => v,
+            },
             upstream_timeout: args.upstream_timeout.or(file.upstream_timeout),
             metrics: args.metrics.clone().or(file.metrics),
             record: args.record.clone().or(file.record),
@@ -116,6 +142,24 @@ impl Settings {
         }
         config.user = self.user;
         config.password = self.password;
+        config.aggregate = self.aggregate.unwrap_or(false);
+        config.downstream_difficulty = match (self.downstream_difficulty, self.vardiff) {
+            (None, None) => DownstreamDifficulty::Upstream,
+            (Some(_), Some(_)) => {
+                return Err(Failure::usage("give downstream_difficulty or vardiff, not both"));
+            }
+            (Some(d), None) if d.is_finite() && d > 0.0 => DownstreamDifficulty::Fixed(d),
+            (None, Some(n)) if n.is_finite() && n > 0.0 => {
+                DownstreamDifficulty::Vardiff { shares_per_minute: n }
+            }
+            _ => return Err(Failure::usage("difficulty and vardiff must be positive numbers")),
+        };
+        if config.downstream_difficulty != DownstreamDifficulty::Upstream && !config.aggregate {
+            return Err(Failure::usage(
+                "--downstream-difficulty and --vardiff need --aggregate (passthrough relays \
+                 the pool's difficulty)",
+            ));
+        }
         config.max_worker_series = self.max_worker_series.unwrap_or(config.max_worker_series);
         config.record = self.record.map(RecordConfig::new);
         Ok((config, listen))
@@ -187,7 +231,7 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::{ProxyArgs, Settings};
+    use super::{DownstreamDifficulty, ProxyArgs, Settings};
     use clap::Parser;
 
     #[derive(Parser)]
@@ -220,6 +264,31 @@ mod tests {
         assert_eq!(config.upstream_timeout.as_secs_f64(), 5.0);
         assert_eq!(config.max_worker_series, 50);
         assert_eq!(config.user.as_deref(), Some("site7"));
+        assert!(!config.aggregate);
+    }
+
+    #[test]
+    fn aggregate_and_difficulty_settings() {
+        let file: Settings =
+            toml::from_str(&format!("{FILE}\naggregate = true\nvardiff = 20.0")).unwrap();
+        let cli = Cli::parse_from(["x"]);
+        let (config, _) = Settings::merge(file, &cli.args).into_config().ok().unwrap();
+        assert!(config.aggregate);
+        let vardiff = DownstreamDifficulty::Vardiff { shares_per_minute: 20.0 };
+        assert_eq!(config.downstream_difficulty, vardiff);
+        // A flag replaces the file's difficulty setting, whichever kind it is.
+        let file: Settings =
+            toml::from_str(&format!("{FILE}\naggregate = true\nvardiff = 20.0")).unwrap();
+        let cli = Cli::parse_from(["x", "--downstream-difficulty", "512"]);
+        let (config, _) = Settings::merge(file, &cli.args).into_config().ok().unwrap();
+        assert_eq!(config.downstream_difficulty, DownstreamDifficulty::Fixed(512.0));
+        // Without --aggregate, or not positive: refused.
+        let file: Settings = toml::from_str(FILE).unwrap();
+        let cli = Cli::parse_from(["x", "--vardiff", "20"]);
+        assert!(Settings::merge(file, &cli.args).into_config().is_err());
+        let file: Settings = toml::from_str(FILE).unwrap();
+        let cli = Cli::parse_from(["x", "--aggregate", "--downstream-difficulty", "-1"]);
+        assert!(Settings::merge(file, &cli.args).into_config().is_err());
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //! `validate`; a proxy author who links the core with `default-features = false` compiles
 //! none of this (no tokio).
 //!
-//! What exists so far: passthrough mode (one upstream connection per miner), every submit
-//! checked before it goes upstream, pool answers relayed, a bounded wait for them.
+//! Two modes: passthrough (one upstream connection per miner, [`passthrough`]) and
+//! aggregated (one upstream connection for every miner, the pool's extranonce space split
+//! between them, [`aggregate`]). In both, every submit is checked before it goes upstream.
 
+mod aggregate;
+pub mod difficulty;
 pub mod lines;
 pub mod metrics;
 mod miner;
@@ -21,6 +24,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+pub use difficulty::DownstreamDifficulty;
 pub use upstream::UpstreamUrl;
 
 use crate::chain::Algorithm;
@@ -38,6 +42,12 @@ pub struct ProxyConfig {
     pub user: Option<String>,
     /// Password sent to the pool; `None`: the miner's own.
     pub password: Option<String>,
+    /// Every miner on one upstream connection, its extranonce space split between them
+    /// (`--aggregate`); otherwise one upstream connection per miner.
+    pub aggregate: bool,
+    /// The difficulty miners work at (aggregated mode): the pool's (default), a fixed
+    /// lower one, or vardiff; shares under the pool's target are not forwarded.
+    pub downstream_difficulty: DownstreamDifficulty,
     /// The share check's limits and policy.
     pub validator: ValidatorConfig,
     /// How long a valid share waits for the pool's answer before the miner gets the local
@@ -71,6 +81,8 @@ impl ProxyConfig {
             upstreams,
             user: None,
             password: None,
+            aggregate: false,
+            downstream_difficulty: DownstreamDifficulty::Upstream,
             // A validator per miner connection: filters that grow with the shares they
             // hold (a connection sends a few per job) instead of reserving room for 2048
             // each (~135 KB a job), and fewer retired ones kept.
@@ -111,6 +123,7 @@ pub async fn serve(
         Some(r) => Some(Arc::new(record::RecordWriter::start(r.clone())?)),
         None => None,
     };
+    let hub = config.aggregate.then(|| aggregate::start_hub(config.clone(), stats.clone()));
     if let Some(metrics) = metrics {
         tokio::spawn(metrics::serve_metrics(metrics, stats.clone(), stopping.clone()));
     }
@@ -136,8 +149,14 @@ pub async fn serve(
         };
         let (config, stats, stopping) = (config.clone(), stats.clone(), stopping.clone());
         let recording = recording.clone();
+        let hub = hub.as_ref().map(|(hub, _)| hub.clone());
         connections.spawn(async move {
-            passthrough::serve_miner(stream, config, stats, recording, stopping).await;
+            match hub {
+                Some(hub) => {
+                    aggregate::serve_miner(stream, config, stats, recording, stopping, hub).await
+                }
+                None => passthrough::serve_miner(stream, config, stats, recording, stopping).await,
+            }
             drop(permit);
         });
     }
@@ -150,6 +169,11 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("connections still open after the grace period: closed");
+    }
+    // Every miner is gone: the hub closes the pool connection.
+    if let Some((hub, task)) = hub {
+        drop(hub);
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
     // Every transcript written and closed before returning.
     if let Some(writer) = recording.and_then(|w| Arc::try_unwrap(w).ok()) {

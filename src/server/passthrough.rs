@@ -77,7 +77,7 @@ pub async fn serve_miner(
         }
     };
     tracing::info!(%peer, upstream = %config.upstreams[rank], "miner connected");
-    stats.miner_connection(rank, true);
+    stats.miner_connection(Some(rank), true);
     let recorder = recording.map(|w| w.recorder(&peer));
     let link = MinerLink::new(miner_write, proxy_addr, recorder);
     let mut relay = Relay::new(config, stats.clone(), rank, link);
@@ -86,7 +86,7 @@ pub async fn serve_miner(
     let end = relay.run(first, miner_lines, upstream_lines, &mut upstream_write, shutdown).await;
     let Relay { link, worker, .. } = relay;
     link.close().await;
-    stats.miner_connection(rank, false);
+    stats.miner_connection(Some(rank), false);
     if let Some(worker) = &worker {
         stats.worker_connection(worker, false);
     }

@@ -141,6 +141,11 @@ struct Totals {
     blocks: u64,
 }
 
+/// A gauge up or down by one.
+fn step(n: &mut u64, up: bool) {
+    *n = if up { *n + 1 } else { n.saturating_sub(1) };
+}
+
 impl Stats {
     /// Statistics for a proxy of `algorithm` and its pools, keeping at most
     /// `max_workers` worker series.
@@ -182,13 +187,22 @@ impl Stats {
         at.duration_since(self.started).as_secs() / BUCKET_SECONDS
     }
 
-    /// A miner connected (`true`) or left (`false`), and the pool it was served by.
-    pub fn miner_connection(&self, upstream_rank: usize, open: bool) {
+    /// A miner connected (`true`) or left (`false`), and the pool it was served by
+    /// through a connection of its own (passthrough mode).
+    pub fn miner_connection(&self, upstream_rank: Option<usize>, open: bool) {
         self.with_totals(|t| {
-            let step = |n: &mut u64| *n = if open { *n + 1 } else { n.saturating_sub(1) };
-            step(&mut t.miners_connected);
+            step(&mut t.miners_connected, open);
+            if let Some((_, n)) = upstream_rank.and_then(|r| t.upstream_connected.get_mut(r)) {
+                step(n, open);
+            }
+        });
+    }
+
+    /// A connection to the pool of rank `upstream_rank` opened or closed (aggregated mode).
+    pub fn pool_connection(&self, upstream_rank: usize, open: bool) {
+        self.with_totals(|t| {
             if let Some((_, n)) = t.upstream_connected.get_mut(upstream_rank) {
-                step(n);
+                step(n, open);
             }
         });
     }

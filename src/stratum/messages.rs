@@ -305,3 +305,19 @@ impl Submit {
         (text(0), text(1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::set_difficulty_from_params;
+
+    #[test]
+    fn a_pools_difficulty_is_read_to_the_exact_double() {
+        // 2^-24 as the shortest round-trip text: a parser that is not correctly rounded
+        // reads 5.960464477539064e-8, one ulp harder, and a share exactly at the pool's
+        // target would be refused.
+        let params: serde_json::Value = serde_json::from_str("[5.960464477539063e-8]").unwrap();
+        assert_eq!(set_difficulty_from_params(&params).unwrap(), (-24f64).exp2());
+        let params: serde_json::Value = serde_json::from_str("[0.0009765625]").unwrap();
+        assert_eq!(set_difficulty_from_params(&params).unwrap(), (-10f64).exp2());
+    }
+}

@@ -84,6 +84,24 @@ impl Validator {
         Ok(())
     }
 
+    /// `mining.set_difficulty` for one connection, in force now and for the jobs from
+    /// sequence number `first_seq` on: for a server that registers the pool's jobs on one
+    /// task and applies the change to each connection on another, `first_seq` is
+    /// [`JobRegistry::next_seq`] read when the change arrived (in order with the notifies),
+    /// so a job notified right after the change is checked at the new difficulty however
+    /// late the connection applies it.
+    pub fn set_difficulty_from(
+        &self,
+        session: &mut Session,
+        difficulty: f64,
+        first_seq: u64,
+    ) -> Result<(), Error> {
+        let target = self.algorithm.target_for_difficulty(difficulty)?;
+        let epoch = DifficultyEpoch { from_seq: first_seq, difficulty, target };
+        session.push_difficulty(epoch, self.jobs.oldest_live_seq());
+        Ok(())
+    }
+
     /// Checks one `mining.submit` given as its JSON params: a malformed one is a
     /// `malformed` verdict, never an error.
     pub fn check_params(&self, session: &Session, params: &serde_json::Value) -> Verdict {

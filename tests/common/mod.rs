@@ -3,6 +3,9 @@
 
 use serde_json::Value;
 
+#[cfg(feature = "server")]
+pub mod proxy;
+
 /// All vectors of one kind, with their names.
 pub fn vectors(kind: &str) -> Vec<Value> {
     let text = include_str!("../data/vectors.json");

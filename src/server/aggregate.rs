@@ -1,0 +1,1415 @@
+//! Aggregated mode (`--aggregate`): every miner shares one upstream connection.
+//!
+//! The pool's extranonce space is split: miner `i` gets `extranonce1' = upstream
+//! extranonce1 ‖ index_i` (2 bytes when the pool's extranonce2 has 4 or more, 1 byte when
+//! it has 3, refused below: the miner keeps at least 2) and `extranonce2_size' = upstream
+//! size − index bytes`; a forwarded share carries `extranonce2 = index_i ‖ miner
+//! extranonce2`. The bytes hashed are the same on both sides, so the local verdict is the
+//! pool's, and two miners can never do the same work.
+//!
+//! One task owns the upstream connection (the hub): it registers the pool's jobs in the
+//! one shared `Validator`, relays them to the miners (a broadcast channel), forwards the
+//! shares they send it and routes the pool's answers back. One task per miner owns its
+//! `Session` and checks its shares (in parallel on the runtime's threads); it answers
+//! everything but `mining.authorize` and `mining.submit` itself.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::ProxyConfig;
+use super::difficulty::{DownstreamDifficulty, Vardiff, nice_difficulty};
+use super::lines::{Line, LineReader};
+use super::miner::{
+    Drain, End, MAX_AWAITED, MAX_MINER_LINE, MAX_UPSTREAM_LINE, MinerLink, UNAUTHORIZED,
+    error_reply, send_line,
+};
+use super::record::RecordWriter;
+use super::stats::Stats;
+use super::upstream::any_reachable;
+use crate::chain::Target;
+use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
+use crate::stratum::{
+    ConfigureResult, Message, Notify, SetExtranonce, SubscribeResult, parse_line,
+};
+use crate::validate::{Reason, Session, Validator, ValidatorConfig, Verdict};
+
+/// Jobs relayed to a miner that has not read them yet, at most; a miner further behind
+/// is sent the newest job again.
+const EVENTS_QUEUED: usize = 64;
+/// Requests of all miners on their way to the hub, at most (then miners wait).
+const HUB_QUEUE: usize = 16_384;
+/// After a drain starts, how long submits already on their way are still read.
+const DRAIN_GRACE: Duration = Duration::from_millis(500);
+/// The longest wait between two connection attempts when every pool is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(16);
+/// How long a pool switch waits for the answers to shares sent to the old pool.
+const SWITCH_GRACE: Duration = Duration::from_secs(2);
+/// Upstream request ids below this are the handshake's.
+const FIRST_REQUEST_ID: u64 = 100;
+/// Pool jobs whose share target the hub remembers (for forwarding at a lower downstream
+/// difficulty).
+const JOB_TARGETS_KEPT: usize = 256;
+
+/// What the hub tells every miner, in the order it happened.
+#[derive(Clone, Debug)]
+enum HubEvent {
+    /// The pool's `mining.notify` line (already registered in the validator).
+    Notify { generation: u64, line: Arc<str> },
+    /// The pool's difficulty, for the jobs from `first_seq` on.
+    Difficulty { generation: u64, difficulty: f64, first_seq: u64 },
+}
+
+/// The pool connection the miners work for.
+#[derive(Clone)]
+struct PoolView {
+    /// Counts connections: a new one is a new extranonce and new jobs.
+    generation: u64,
+    rank: usize,
+    validator: Arc<Validator>,
+    extranonce1: Vec<u8>,
+    /// The pool's extranonce2 size.
+    extranonce2_size: usize,
+    /// Bytes of extranonce2 the proxy takes for the miner's index.
+    index_bytes: usize,
+    /// The pool's version-rolling mask (`None`: no rolling).
+    version_mask: Option<u32>,
+}
+
+impl PoolView {
+    /// Indices this pool's extranonce space has room for.
+    fn index_limit(&self) -> usize {
+        1 << (8 * self.index_bytes)
+    }
+
+    /// The miner's extranonce1 for `index`.
+    fn miner_extranonce1(&self, index: usize) -> Vec<u8> {
+        let mut en1 = self.extranonce1.clone();
+        en1.extend_from_slice(&index.to_be_bytes()[8 - self.index_bytes..]);
+        en1
+    }
+}
+
+/// The newest job and difficulty, for a miner that subscribes (or falls behind).
+#[derive(Default)]
+struct Latest {
+    generation: u64,
+    notify: Option<Arc<str>>,
+    /// The pool's difficulty and the first job it applies to.
+    difficulty: Option<(f64, u64)>,
+}
+
+/// Miner indices: fresh ones first, then the longest free, so an index is reused as late
+/// as possible.
+#[derive(Default)]
+struct Indices {
+    next_fresh: usize,
+    free: VecDeque<usize>,
+}
+
+impl Indices {
+    fn take(&mut self, limit: usize) -> Option<usize> {
+        if self.next_fresh < limit {
+            self.next_fresh += 1;
+            return Some(self.next_fresh - 1);
+        }
+        let at = self.free.iter().position(|&i| i < limit)?;
+        self.free.remove(at)
+    }
+
+    fn give_back(&mut self, index: usize) {
+        self.free.push_back(index);
+    }
+}
+
+/// A request of a miner to the hub.
+enum HubRequest {
+    Authorize {
+        name: String,
+        password: Value,
+        reply: Reply,
+    },
+    /// A valid share; `forward`: whatever its hash (at the pool's difficulty, or a block),
+    /// else only if `pow_hash` meets the pool's target for the job.
+    Submit {
+        generation: u64,
+        job_id: String,
+        forward: bool,
+        pow_hash: [u8; 32],
+        worker: String,
+        params: Value,
+        reply: Reply,
+    },
+}
+
+/// Where the hub answers a request: the miner's channel and the request's token.
+struct Reply {
+    to: mpsc::Sender<HubAnswer>,
+    token: u64,
+}
+
+impl Reply {
+    /// A miner that cannot take it has stopped reading: it answers locally on its timer.
+    fn send(self, answer: Answer) {
+        let _ = self.to.try_send(HubAnswer { token: self.token, answer });
+    }
+}
+
+struct HubAnswer {
+    token: u64,
+    answer: Answer,
+}
+
+enum Answer {
+    /// The pool's answer.
+    Pool { result: Value, error: Value },
+    /// Not forwarded: the share is under the pool's target (downstream difficulty).
+    NotForwarded,
+    /// Not forwarded: no pool connection, or the share is for another pool's jobs.
+    NoPool,
+    /// Forwarded, but the pool connection ended before it answered.
+    Lost,
+}
+
+/// What every miner task holds of the hub.
+#[derive(Clone)]
+pub(crate) struct Hub {
+    requests: mpsc::Sender<HubRequest>,
+    pool: watch::Receiver<Option<PoolView>>,
+    events: broadcast::Sender<HubEvent>,
+    latest: Arc<Mutex<Latest>>,
+    indices: Arc<Mutex<Indices>>,
+}
+
+/// Starts the hub: the task owning the upstream connection. It ends once every [`Hub`]
+/// handle is dropped.
+pub(crate) fn start_hub(
+    config: Arc<ProxyConfig>,
+    stats: Arc<Stats>,
+) -> (Hub, tokio::task::JoinHandle<()>) {
+    let (requests, requests_rx) = mpsc::channel(HUB_QUEUE);
+    let (pool_tx, pool) = watch::channel(None);
+    let (events, _) = broadcast::channel(EVENTS_QUEUED);
+    let hub = Hub {
+        requests,
+        pool,
+        events: events.clone(),
+        latest: Arc::default(),
+        indices: Arc::default(),
+    };
+    let task = HubTask {
+        config,
+        stats,
+        requests: requests_rx,
+        pool: pool_tx,
+        events,
+        latest: hub.latest.clone(),
+        generation: 0,
+        known_workers: Vec::new(),
+    };
+    (hub, tokio::spawn(task.run()))
+}
+
+/// The hub's state across pool connections.
+struct HubTask {
+    config: Arc<ProxyConfig>,
+    stats: Arc<Stats>,
+    requests: mpsc::Receiver<HubRequest>,
+    pool: watch::Sender<Option<PoolView>>,
+    events: broadcast::Sender<HubEvent>,
+    latest: Arc<Mutex<Latest>>,
+    generation: u64,
+    /// Upstream names the pool accepted (and their passwords): authorized again on the
+    /// next pool, so the miners that stay connected keep submitting.
+    known_workers: Vec<(String, Value)>,
+}
+
+/// One pool connection after its handshake.
+struct Connected {
+    lines: LineReader<tokio::net::tcp::OwnedReadHalf>,
+    write: OwnedWriteHalf,
+    view: PoolView,
+    /// Lines the pool sent during the handshake (its first difficulty and jobs).
+    early: Vec<String>,
+}
+
+/// A request the hub sent upstream.
+enum Sent {
+    Authorize { name: String, password: Value },
+    Submit { worker: String, reply: Reply, sent: Instant },
+}
+
+/// Why a pool connection ended.
+enum Left {
+    /// Every miner is gone and the proxy stops.
+    Stopped,
+    /// The pool closed or failed; try again from the first.
+    Lost,
+    /// A preferred pool is back, or the pool asked to reconnect.
+    Switch,
+}
+
+impl HubTask {
+    async fn run(mut self) {
+        let mut backoff = Duration::from_millis(250);
+        let config = self.config.clone();
+        loop {
+            let connected = tokio::select! {
+                c = connect_any(&config) => c,
+                stopped = self.refuse_while_down() => { if stopped { return; } continue; }
+            };
+            let Some(connected) = connected else {
+                tracing::warn!(?backoff, "no pool reachable: trying again");
+                let wait = tokio::time::sleep(backoff);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        _ = &mut wait => break,
+                        stopped = self.refuse_while_down() => if stopped { return; },
+                    }
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            };
+            backoff = Duration::from_millis(250);
+            let rank = connected.view.rank;
+            self.stats.pool_connection(rank, true);
+            let left = self.serve_pool(connected).await;
+            self.stats.pool_connection(rank, false);
+            self.pool.send_replace(None);
+            if matches!(left, Left::Stopped) {
+                return;
+            }
+        }
+    }
+
+    /// While no pool is connected: requests are answered "no pool". `true` once every
+    /// miner is gone (the proxy stops). Never returns otherwise.
+    async fn refuse_while_down(&mut self) -> bool {
+        loop {
+            match self.requests.recv().await {
+                None => return true,
+                Some(HubRequest::Submit { reply, .. }) => reply.send(Answer::NoPool),
+                Some(HubRequest::Authorize { reply, .. }) => reply.send(Answer::NoPool),
+            }
+        }
+    }
+
+    /// Serves one pool connection until it ends.
+    async fn serve_pool(&mut self, connected: Connected) -> Left {
+        let Connected { mut lines, mut write, mut view, early } = connected;
+        self.generation += 1;
+        view.generation = self.generation;
+        tracing::info!(upstream = %self.config.upstreams[view.rank], generation = view.generation,
+            index_bytes = view.index_bytes, "pool connected (aggregated)");
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) =
+            Latest { generation: view.generation, notify: None, difficulty: None };
+        let mut pool = PoolState {
+            view,
+            sent: HashMap::new(),
+            next_id: FIRST_REQUEST_ID,
+            authorized: HashSet::new(),
+            authorizing: HashMap::new(),
+            job_targets: VecDeque::new(),
+            difficulty: None,
+        };
+        // The pool's first difficulty and jobs are in place before miners see the pool.
+        for line in early {
+            if let Some(left) = self.on_pool_line(&mut pool, &line) {
+                return self.leave(pool, left);
+            }
+        }
+        self.pool.send_replace(Some(pool.view.clone()));
+        for (name, password) in self.known_workers.clone() {
+            if pool.authorize(&mut write, name, password, None).await.is_err() {
+                return self.leave(pool, Left::Lost);
+            }
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut next_probe = Instant::now() + self.config.failback_interval;
+        let mut probe: Option<tokio::task::JoinHandle<bool>> = None;
+        let mut switching: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                line = lines.next() => match line {
+                    Ok(Some(Line::Text(text))) => {
+                        if let Some(left) = self.on_pool_line(&mut pool, &text) {
+                            return self.leave(pool, left);
+                        }
+                    }
+                    Ok(Some(bad)) => tracing::warn!(?bad, "upstream line skipped"),
+                    Ok(None) | Err(_) => {
+                        tracing::warn!("pool connection lost");
+                        return self.leave(pool, Left::Lost);
+                    }
+                },
+                request = self.requests.recv() => {
+                    let Some(request) = request else { return self.leave(pool, Left::Stopped) };
+                    if pool.on_request(&mut write, request, &self.stats, switching.is_some()).await.is_err() {
+                        tracing::warn!("pool connection lost (write)");
+                        return self.leave(pool, Left::Lost);
+                    }
+                }
+                _ = tick.tick() => {
+                    pool.answer_overdue(self.config.upstream_timeout, &self.stats);
+                    if let Some(since) = switching {
+                        let waiting = pool.sent.values().any(|s| matches!(s, Sent::Submit { .. }));
+                        if !waiting || since.elapsed() >= SWITCH_GRACE {
+                            return self.leave(pool, Left::Switch);
+                        }
+                    } else if pool.view.rank > 0 {
+                        if let Some(p) = probe.take_if(|p| p.is_finished())
+                            && p.await.unwrap_or(false)
+                        {
+                            tracing::info!("preferred pool is back: switching");
+                            switching = Some(Instant::now());
+                        } else if probe.is_none() && Instant::now() >= next_probe {
+                            next_probe = Instant::now() + self.config.failback_interval;
+                            let preferred = self.config.upstreams[..pool.view.rank].to_vec();
+                            let timeout = self.config.connect_timeout;
+                            probe = Some(tokio::spawn(async move { any_reachable(&preferred, timeout).await }));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends a pool connection: shares awaiting its answers get the local verdict.
+    fn leave(&mut self, pool: PoolState, left: Left) -> Left {
+        for (_, sent) in pool.sent {
+            if let Sent::Submit { worker, reply, .. } = sent {
+                self.stats.upstream_answer(&worker, None);
+                reply.send(Answer::Lost);
+            }
+        }
+        for (_, waiting) in pool.authorizing {
+            for reply in waiting {
+                reply.send(Answer::NoPool);
+            }
+        }
+        left
+    }
+
+    /// Handles a line of the pool; `Some` when the connection must end.
+    fn on_pool_line(&mut self, pool: &mut PoolState, text: &str) -> Option<Left> {
+        let message = match parse_line(text) {
+            Ok(Some(m)) => m,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(error = %e, "upstream sent a line that is not stratum");
+                return None;
+            }
+        };
+        let generation = pool.view.generation;
+        match message {
+            Message::Call { method, params, .. } => match method.as_str() {
+                "mining.notify" => {
+                    let notify = match Notify::from_params(&params) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "upstream job refused");
+                            return None;
+                        }
+                    };
+                    let job_id = notify.job_id.clone();
+                    if let Err(e) = pool.view.validator.notify(notify) {
+                        tracing::warn!(error = %e, "upstream job refused");
+                        return None;
+                    }
+                    pool.remember_job_target(job_id);
+                    let line: Arc<str> = Arc::from(text);
+                    self.latest.lock().unwrap_or_else(|p| p.into_inner()).notify =
+                        Some(line.clone());
+                    let _ = self.events.send(HubEvent::Notify { generation, line });
+                    None
+                }
+                "mining.set_difficulty" => {
+                    let difficulty = match set_difficulty_from_params(&params) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "upstream difficulty refused");
+                            return None;
+                        }
+                    };
+                    let Ok(target) = self.config.algorithm.target_for_difficulty(difficulty) else {
+                        tracing::warn!(difficulty, "upstream difficulty refused");
+                        return None;
+                    };
+                    let first_seq = pool.view.validator.jobs().next_seq();
+                    pool.difficulty = Some(target);
+                    self.latest.lock().unwrap_or_else(|p| p.into_inner()).difficulty =
+                        Some((difficulty, first_seq));
+                    let _ = self.events.send(HubEvent::Difficulty {
+                        generation,
+                        difficulty,
+                        first_seq,
+                    });
+                    None
+                }
+                "mining.set_extranonce" => {
+                    // New extranonce space: the miners move over as on a new pool.
+                    match SetExtranonce::from_params(&params) {
+                        Ok(_) => Some(Left::Switch),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "upstream extranonce refused");
+                            None
+                        }
+                    }
+                }
+                "mining.set_version_mask" => {
+                    if let Ok(mask) = set_version_mask_from_params(&params) {
+                        pool.view.version_mask = Some(mask);
+                        self.pool.send_replace(Some(pool.view.clone()));
+                    }
+                    None
+                }
+                // Relayed, it would take the miners past the check: the hub reconnects.
+                "client.reconnect" => Some(Left::Switch),
+                _ => None,
+            },
+            Message::Response { id, result, error } => {
+                let sent = id.as_u64().and_then(|id| pool.sent.remove(&id));
+                match sent {
+                    Some(Sent::Submit { worker, reply, .. }) => {
+                        let accepted = result == Value::Bool(true) && error.is_null();
+                        self.stats.upstream_answer(&worker, Some(accepted));
+                        if !accepted {
+                            tracing::info!(?error, %worker, "pool rejected a share");
+                        }
+                        reply.send(Answer::Pool { result, error });
+                    }
+                    Some(Sent::Authorize { name, password }) => {
+                        let ok = result == Value::Bool(true) && error.is_null();
+                        if ok {
+                            pool.authorized.insert(name.clone());
+                            if !self.known_workers.iter().any(|(n, _)| *n == name) {
+                                self.known_workers.push((name.clone(), password));
+                            }
+                        }
+                        for reply in pool.authorizing.remove(&name).unwrap_or_default() {
+                            let (result, error) = (result.clone(), error.clone());
+                            reply.send(Answer::Pool { result, error });
+                        }
+                    }
+                    None => {}
+                }
+                None
+            }
+        }
+    }
+}
+
+/// One pool connection's bookkeeping.
+struct PoolState {
+    view: PoolView,
+    sent: HashMap<u64, Sent>,
+    next_id: u64,
+    authorized: HashSet<String>,
+    /// Authorizations sent and not answered yet, with the miners waiting for them.
+    authorizing: HashMap<String, Vec<Reply>>,
+    /// The pool's share target in force when each job was notified (newest last).
+    job_targets: VecDeque<(String, Target)>,
+    /// The pool's share target now (`None` until it sets one: difficulty 1).
+    difficulty: Option<Target>,
+}
+
+impl PoolState {
+    fn current_target(&self) -> Target {
+        self.difficulty.unwrap_or_else(|| self.view.validator.algorithm().diff1_target())
+    }
+
+    fn remember_job_target(&mut self, job_id: String) {
+        if self.job_targets.len() >= JOB_TARGETS_KEPT {
+            self.job_targets.pop_front();
+        }
+        let target = self.current_target();
+        self.job_targets.push_back((job_id, target));
+    }
+
+    /// The pool's share target for a job: the easier of the one at its notify and now,
+    /// as the share check itself takes it.
+    fn share_target(&self, job_id: &str) -> Target {
+        let now = self.current_target();
+        match self.job_targets.iter().rev().find(|(id, _)| id == job_id) {
+            Some((_, at_notify)) => now.max(*at_notify),
+            None => now,
+        }
+    }
+
+    async fn send(
+        &mut self,
+        write: &mut OwnedWriteHalf,
+        method: &str,
+        params: Value,
+        sent: Sent,
+    ) -> Result<(), End> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sent.insert(id, sent);
+        send_line(write, &json!({"id": id, "method": method, "params": params}).to_string()).await
+    }
+
+    async fn authorize(
+        &mut self,
+        write: &mut OwnedWriteHalf,
+        name: String,
+        password: Value,
+        reply: Option<Reply>,
+    ) -> Result<(), End> {
+        if self.authorized.contains(&name) {
+            if let Some(reply) = reply {
+                reply.send(Answer::Pool { result: Value::Bool(true), error: Value::Null });
+            }
+            return Ok(());
+        }
+        let waiting = self.authorizing.entry(name.clone()).or_default();
+        let first = waiting.is_empty();
+        waiting.extend(reply);
+        if !first {
+            return Ok(());
+        }
+        let params = json!([name, password]);
+        self.send(write, "mining.authorize", params, Sent::Authorize { name, password }).await
+    }
+
+    async fn on_request(
+        &mut self,
+        write: &mut OwnedWriteHalf,
+        request: HubRequest,
+        stats: &Stats,
+        switching: bool,
+    ) -> Result<(), End> {
+        match request {
+            HubRequest::Authorize { name, password, reply } => {
+                self.authorize(write, name, password, Some(reply)).await
+            }
+            HubRequest::Submit { generation, job_id, forward, pow_hash, worker, params, reply } => {
+                if generation != self.view.generation || switching {
+                    reply.send(Answer::NoPool);
+                    return Ok(());
+                }
+                // A share at a downstream difficulty goes on only if it meets the pool's.
+                if !forward && !self.share_target(&job_id).is_met_by(&pow_hash) {
+                    reply.send(Answer::NotForwarded);
+                    return Ok(());
+                }
+                stats.forwarded(&worker);
+                let sent = Sent::Submit { worker, reply, sent: Instant::now() };
+                self.send(write, "mining.submit", params, sent).await
+            }
+        }
+    }
+
+    /// Shares the pool has not answered in time: the miner already has its local verdict
+    /// (its own timer); forgotten here.
+    fn answer_overdue(&mut self, timeout: Duration, stats: &Stats) {
+        let overdue: Vec<u64> = self
+            .sent
+            .iter()
+            .filter(|(_, s)| matches!(s, Sent::Submit { sent, .. } if sent.elapsed() >= timeout))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in overdue {
+            if let Some(Sent::Submit { worker, reply, .. }) = self.sent.remove(&id) {
+                stats.upstream_answer(&worker, None);
+                reply.send(Answer::Lost);
+            }
+        }
+    }
+}
+
+/// Connects to the first pool, in priority order, that accepts and completes the
+/// handshake (its extranonce leaving the miners at least 2 bytes). `None` if none does.
+async fn connect_any(config: &ProxyConfig) -> Option<Connected> {
+    for (rank, url) in config.upstreams.iter().enumerate() {
+        let connect = TcpStream::connect((url.host.as_str(), url.port));
+        let stream = match tokio::time::timeout(config.connect_timeout, connect).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                tracing::warn!(%url, error = %e, "pool unreachable");
+                continue;
+            }
+            Err(_) => {
+                tracing::warn!(%url, "pool did not accept in time");
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        match handshake(stream, rank, config).await {
+            Ok(connected) => return Some(connected),
+            Err(why) => tracing::error!(%url, %why, "pool refused"),
+        }
+    }
+    None
+}
+
+/// `mining.configure` (version rolling), `mining.subscribe` and
+/// `mining.extranonce.subscribe` on a new pool connection.
+async fn handshake(
+    stream: TcpStream,
+    rank: usize,
+    config: &ProxyConfig,
+) -> Result<Connected, String> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = LineReader::new(read, MAX_UPSTREAM_LINE);
+    let agent = concat!("sharecheck/", env!("CARGO_PKG_VERSION"));
+    let configure = json!([["version-rolling"], {"version-rolling.mask": "ffffffff", "version-rolling.min-bit-count": 2}]);
+    for (id, method, params) in [
+        (1, "mining.configure", configure),
+        (2, "mining.subscribe", json!([agent])),
+        (3, "mining.extranonce.subscribe", json!([])),
+    ] {
+        let line = json!({"id": id, "method": method, "params": params}).to_string();
+        send_line(&mut write, &line).await.map_err(|e| e.to_string())?;
+    }
+    let mut subscribed: Option<SubscribeResult> = None;
+    let mut mask: Option<Option<u32>> = None;
+    let mut early = Vec::new();
+    let deadline = tokio::time::Instant::now() + config.connect_timeout;
+    while subscribed.is_none() || mask.is_none() {
+        let line = match tokio::time::timeout_at(deadline, lines.next()).await {
+            Err(_) if subscribed.is_some() => break, // configure never answered: no rolling
+            Err(_) => return Err("no answer to mining.subscribe in time".into()),
+            Ok(Ok(Some(Line::Text(text)))) => text,
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) | Ok(Err(_)) => return Err("closed during the handshake".into()),
+        };
+        match parse_line(&line) {
+            Ok(Some(Message::Response { id, result, error })) => match id.as_u64() {
+                Some(1) => {
+                    let ok = error.is_null();
+                    mask = Some(if ok {
+                        ConfigureResult::from_result(&result).ok().and_then(|c| c.version_mask)
+                    } else {
+                        None
+                    });
+                }
+                Some(2) => {
+                    if !error.is_null() {
+                        return Err(format!("mining.subscribe refused: {error}"));
+                    }
+                    let s = SubscribeResult::from_result(&result).map_err(|e| e.to_string())?;
+                    subscribed = Some(s);
+                }
+                _ => {}
+            },
+            Ok(Some(Message::Call { .. })) => early.push(line),
+            _ => {}
+        }
+    }
+    let subscribed = subscribed.ok_or("no subscribe result")?;
+    let index_bytes = match subscribed.extranonce2_size {
+        n if n >= 4 => 2,
+        3 => 1,
+        n => {
+            return Err(format!(
+                "extranonce2_size {n} cannot be split (the miners need at least 2 bytes and \
+                 the proxy 1): use passthrough mode for this pool"
+            ));
+        }
+    };
+    let validator_config = ValidatorConfig {
+        // One validator for every miner: room for the farm's shares from the start.
+        reserve_shares_per_job: ValidatorConfig::default().reserve_shares_per_job,
+        retired_jobs_kept: ValidatorConfig::default().retired_jobs_kept,
+        ..config.validator.clone()
+    };
+    let view = PoolView {
+        generation: 0,
+        rank,
+        validator: Arc::new(Validator::new(config.algorithm, validator_config)),
+        extranonce1: subscribed.extranonce1,
+        extranonce2_size: subscribed.extranonce2_size,
+        index_bytes,
+        version_mask: mask.flatten(),
+    };
+    Ok(Connected { lines, write, view, early })
+}
+
+// ---------------------------------------------------------------------------------------
+// The miner side.
+
+/// A miner's request awaiting the hub.
+struct Awaited {
+    miner_id: Value,
+    sent: Instant,
+    kind: Kind,
+}
+
+enum Kind {
+    Authorize {
+        worker: String,
+    },
+    /// `relay`: the pool's answer is the miner's (at the pool's difficulty); otherwise the
+    /// miner already has its answer.
+    Submit {
+        verdict: Verdict,
+        relay: bool,
+    },
+}
+
+/// Serves one miner in aggregated mode.
+pub(crate) async fn serve_miner(
+    miner: TcpStream,
+    config: Arc<ProxyConfig>,
+    stats: Arc<Stats>,
+    recording: Option<Arc<RecordWriter>>,
+    shutdown: watch::Receiver<bool>,
+    hub: Hub,
+) {
+    let peer = miner.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    let _ = miner.set_nodelay(true);
+    let proxy_addr = miner.local_addr().ok();
+    let (read, write) = miner.into_split();
+    let lines = LineReader::new(read, MAX_MINER_LINE);
+    let recorder = recording.map(|w| w.recorder(&peer));
+    let (answers_tx, answers) = mpsc::channel(MAX_AWAITED + 16);
+    let mut m = AggregatedMiner {
+        config,
+        stats: stats.clone(),
+        hub,
+        link: MinerLink::new(write, proxy_addr, recorder),
+        answers_tx,
+        view: None,
+        events: None,
+        session: None,
+        index: None,
+        extranonce_subscribed: false,
+        requested_mask: None,
+        worker: None,
+        vardiff: None,
+        suggested: None,
+        awaited: HashMap::new(),
+        next_token: 1,
+        draining: None,
+    };
+    stats.miner_connection(None, true);
+    tracing::info!(%peer, "miner connected (aggregated)");
+    let end = m.run(lines, answers, shutdown).await;
+    stats.miner_connection(None, false);
+    if let Some(worker) = &m.worker {
+        stats.worker_connection(worker, false);
+    }
+    if let Some(index) = m.index {
+        m.hub.indices.lock().unwrap_or_else(|p| p.into_inner()).give_back(index);
+    }
+    m.link.close().await;
+    tracing::info!(%peer, %end, "miner disconnected");
+}
+
+struct AggregatedMiner {
+    config: Arc<ProxyConfig>,
+    stats: Arc<Stats>,
+    hub: Hub,
+    link: MinerLink,
+    answers_tx: mpsc::Sender<HubAnswer>,
+    /// The pool this miner works for (set at subscribe).
+    view: Option<PoolView>,
+    events: Option<broadcast::Receiver<HubEvent>>,
+    session: Option<Session>,
+    index: Option<usize>,
+    extranonce_subscribed: bool,
+    /// The mask the miner asked for in `mining.configure`.
+    requested_mask: Option<u32>,
+    worker: Option<String>,
+    vardiff: Option<Vardiff>,
+    /// `mining.suggest_difficulty`, the start for vardiff.
+    suggested: Option<f64>,
+    awaited: HashMap<u64, Awaited>,
+    next_token: u64,
+    draining: Option<(Drain, Instant)>,
+}
+
+impl AggregatedMiner {
+    async fn run(
+        &mut self,
+        mut lines: LineReader<tokio::net::tcp::OwnedReadHalf>,
+        mut answers: mpsc::Receiver<HubAnswer>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> End {
+        let connected = Instant::now();
+        let mut last_line = Instant::now();
+        let mut pool = self.hub.pool.clone();
+        let end = loop {
+            let reading = self.draining.is_none_or(|(_, since)| since.elapsed() < DRAIN_GRACE);
+            let wake = tokio::time::Instant::from_std(self.next_deadline(connected, last_line));
+            let step = tokio::select! {
+                line = lines.next(), if reading => match line {
+                    Ok(None) => Err(End::MinerClosed),
+                    Err(e) => Err(End::Io(e)),
+                    Ok(Some(line)) => {
+                        last_line = Instant::now();
+                        self.on_line(line).await
+                    }
+                },
+                Some(answer) = answers.recv() => self.on_answer(answer).await,
+                event = recv_event(&mut self.events) => self.on_event(event).await,
+                changed = pool.changed(), if self.view.is_some() => {
+                    if changed.is_err() {
+                        Err(End::UpstreamClosed)
+                    } else {
+                        let next = pool.borrow_and_update().clone();
+                        self.on_pool(next).await
+                    }
+                }
+                changed = shutdown.changed(), if self.draining.is_none() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        self.draining = Some((Drain::Shutdown, Instant::now()));
+                    }
+                    Ok(())
+                }
+                _ = tokio::time::sleep_until(wake) => self.on_timer(connected, last_line).await,
+            };
+            if let Err(end) = step {
+                break end;
+            }
+        };
+        // Requests still awaited get the local answer.
+        let mut left: Vec<(u64, Awaited)> = self.awaited.drain().collect();
+        left.sort_by_key(|(token, _)| *token);
+        for (token, awaited) in left {
+            if self.answer_locally(token, awaited).await.is_err() {
+                break;
+            }
+        }
+        end
+    }
+
+    /// When the timer must next look: the oldest awaited request's timeout, the drain, the
+    /// login and idle limits.
+    fn next_deadline(&self, connected: Instant, last_line: Instant) -> Instant {
+        let mut at = last_line + self.config.idle_timeout;
+        if !self.logged_in() {
+            at = at.min(connected + self.config.login_timeout);
+        }
+        if let Some((_, since)) = self.draining {
+            at = at.min(since + DRAIN_GRACE);
+        }
+        if let Some(oldest) = self.awaited.values().map(|a| a.sent).min() {
+            at = at.min(oldest + self.config.upstream_timeout);
+        }
+        if let Some(v) = &self.vardiff {
+            at = at.min(v.window_ends());
+        }
+        at.max(Instant::now() + Duration::from_millis(1))
+    }
+
+    async fn on_timer(&mut self, connected: Instant, last_line: Instant) -> Result<(), End> {
+        let timeout = self.config.upstream_timeout;
+        let overdue: Vec<u64> = self
+            .awaited
+            .iter()
+            .filter(|(_, a)| a.sent.elapsed() >= timeout)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in overdue {
+            if let Some(awaited) = self.awaited.remove(&token) {
+                self.answer_locally(token, awaited).await?;
+            }
+        }
+        if let Some((drain, since)) = self.draining
+            && since.elapsed() >= DRAIN_GRACE
+            && !self.awaits_submits()
+        {
+            return Err(End::Drained(drain));
+        }
+        if self.draining.is_none() {
+            if !self.logged_in() && connected.elapsed() >= self.config.login_timeout {
+                return Err(End::NoLogin);
+            }
+            if last_line.elapsed() >= self.config.idle_timeout {
+                return Err(End::Idle);
+            }
+        }
+        self.retarget(None).await
+    }
+
+    fn logged_in(&self) -> bool {
+        self.worker.is_some() && self.session.is_some()
+    }
+
+    fn awaits_submits(&self) -> bool {
+        self.awaited.values().any(|a| matches!(a.kind, Kind::Submit { relay: true, .. }))
+    }
+
+    async fn on_line(&mut self, line: Line) -> Result<(), End> {
+        let text = match line {
+            Line::Text(text) => {
+                self.link.record_received(&text);
+                text
+            }
+            Line::TooLong => {
+                return self
+                    .link
+                    .bad_line(&format!("line longer than {MAX_MINER_LINE} bytes"))
+                    .await;
+            }
+            Line::NotUtf8 => return self.link.bad_line("not UTF-8").await,
+        };
+        let (id, method, params) = match parse_line(&text) {
+            Ok(Some(Message::Call { id, method, params })) => (id, method, params),
+            Ok(Some(Message::Response { .. })) | Ok(None) => return Ok(()),
+            Err(e) => return self.link.bad_line(&e.to_string()).await,
+        };
+        match method.as_str() {
+            "mining.submit" => self.on_submit(id, params).await,
+            "mining.subscribe" => self.on_subscribe(id).await,
+            "mining.authorize" => self.on_authorize(id, params).await,
+            "mining.configure" => self.on_configure(id, params).await,
+            "mining.extranonce.subscribe" => {
+                self.extranonce_subscribed = true;
+                self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
+            }
+            "mining.suggest_difficulty" => {
+                self.suggested =
+                    params.get(0).and_then(Value::as_f64).filter(|d| d.is_finite() && *d > 0.0);
+                self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
+            }
+            "client.get_version" => {
+                let version = concat!("sharecheck/", env!("CARGO_PKG_VERSION"));
+                self.link.reply(&id, json!({"id": id, "result": version, "error": null})).await
+            }
+            _ if id.is_null() => Ok(()),
+            _ => {
+                let message = format!("unknown method {}", crate::error::quote_input(&method));
+                self.link.reply(&id, error_reply(&id, 20, &message)).await
+            }
+        }
+    }
+
+    /// `mining.subscribe`, answered by the proxy: the miner's share of the pool's
+    /// extranonce space, then the difficulty and the newest job.
+    async fn on_subscribe(&mut self, id: Value) -> Result<(), End> {
+        if self.view.is_none() {
+            // Wait for a pool (within the login limit): a miner cannot work without one.
+            let mut pool = self.hub.pool.clone();
+            let wait = async { pool.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()) };
+            let view = tokio::time::timeout(self.config.login_timeout, wait).await.ok().flatten();
+            let Some(view) = view else {
+                return self.link.reply(&id, error_reply(&id, 20, "no pool connection")).await;
+            };
+            let index =
+                self.hub.indices.lock().unwrap_or_else(|p| p.into_inner()).take(view.index_limit());
+            let Some(index) = index else {
+                return self
+                    .link
+                    .reply(&id, error_reply(&id, 20, "proxy full: no extranonce left"))
+                    .await;
+            };
+            self.index = Some(index);
+            self.events = Some(self.hub.events.subscribe());
+            self.start_session(view)?;
+        }
+        let (Some(view), Some(session), Some(index)) = (&self.view, &self.session, self.index)
+        else {
+            return Ok(());
+        };
+        let en1 = hex::encode(view.miner_extranonce1(index));
+        let size = session.extranonce2_size();
+        let subscription = format!("{:x}", index);
+        let result = json!([
+            [["mining.set_difficulty", subscription], ["mining.notify", subscription]],
+            en1,
+            size
+        ]);
+        self.link.reply(&id, json!({"id": id, "result": result, "error": null})).await?;
+        self.send_difficulty().await?;
+        self.send_newest_job().await
+    }
+
+    /// A new session on `view`'s jobs, at this miner's index.
+    fn start_session(&mut self, view: PoolView) -> Result<(), End> {
+        let Some(index) = self.index else { return Ok(()) };
+        let mut session = view.validator.new_session();
+        let size = view.extranonce2_size - view.index_bytes;
+        if let Err(e) = session.set_extranonce(view.miner_extranonce1(index), size) {
+            tracing::warn!(error = %e, "extranonce refused");
+        }
+        session.set_version_mask(self.negotiated_mask(&view));
+        let latest = self.hub.latest.lock().unwrap_or_else(|p| p.into_inner()).difficulty;
+        let upstream = latest.map_or(1.0, |(d, _)| d);
+        let start = match self.config.downstream_difficulty {
+            DownstreamDifficulty::Upstream => upstream,
+            DownstreamDifficulty::Fixed(d) => d.min(upstream),
+            DownstreamDifficulty::Vardiff { shares_per_minute } => {
+                let start = nice_difficulty(self.suggested.unwrap_or(upstream).min(upstream));
+                self.vardiff = Some(Vardiff::new(shares_per_minute, start, Instant::now()));
+                start
+            }
+        };
+        let first_seq = latest.map_or(0, |(_, seq)| seq);
+        if let Err(e) = view.validator.set_difficulty_from(&mut session, start, first_seq) {
+            tracing::warn!(error = %e, "difficulty refused");
+        }
+        self.session = Some(session);
+        self.view = Some(view);
+        Ok(())
+    }
+
+    fn negotiated_mask(&self, view: &PoolView) -> Option<u32> {
+        match (self.requested_mask, view.version_mask) {
+            (Some(miner), Some(pool)) => Some(miner & pool),
+            _ => None,
+        }
+    }
+
+    async fn send_difficulty(&mut self) -> Result<(), End> {
+        let Some(session) = &self.session else { return Ok(()) };
+        let d = session.difficulty();
+        self.link.send(&json!({"id": null, "method": "mining.set_difficulty", "params": [d]})).await
+    }
+
+    async fn send_newest_job(&mut self) -> Result<(), End> {
+        let Some(view) = &self.view else { return Ok(()) };
+        let line = {
+            let latest = self.hub.latest.lock().unwrap_or_else(|p| p.into_inner());
+            latest.notify.clone().filter(|_| latest.generation == view.generation)
+        };
+        match line {
+            Some(line) => self.link.send_line(&line).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn on_authorize(&mut self, id: Value, params: Value) -> Result<(), End> {
+        let worker = params.get(0).and_then(Value::as_str).unwrap_or_default().to_string();
+        let name = match &self.config.user {
+            Some(user) => format!("{user}.{worker}"),
+            None => worker.clone(),
+        };
+        let password = match &self.config.password {
+            Some(p) => Value::String(p.clone()),
+            None => params.get(1).cloned().unwrap_or(Value::String("x".into())),
+        };
+        let Some(token) = self.await_hub(&id, Kind::Authorize { worker }) else {
+            return self.link.reply(&id, error_reply(&id, 20, "too many requests in flight")).await;
+        };
+        let reply = Reply { to: self.answers_tx.clone(), token };
+        let _ = self.hub.requests.send(HubRequest::Authorize { name, password, reply }).await;
+        Ok(())
+    }
+
+    /// `mining.configure`, answered by the proxy: version rolling under the miner's mask
+    /// AND the pool's; other extensions declined.
+    async fn on_configure(&mut self, id: Value, params: Value) -> Result<(), End> {
+        let extensions: Vec<&str> = params
+            .get(0)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut result = serde_json::Map::new();
+        for extension in extensions {
+            if extension == "version-rolling" {
+                let asked = params
+                    .get(1)
+                    .and_then(|o| o.get("version-rolling.mask"))
+                    .and_then(Value::as_str)
+                    .and_then(|m| u32::from_str_radix(m, 16).ok())
+                    .unwrap_or(u32::MAX);
+                self.requested_mask = Some(asked);
+                let pool_mask = self.hub.pool.borrow().as_ref().and_then(|v| v.version_mask);
+                match pool_mask {
+                    Some(pool) => {
+                        result.insert("version-rolling".into(), Value::Bool(true));
+                        result.insert(
+                            "version-rolling.mask".into(),
+                            json!(format!("{:08x}", asked & pool)),
+                        );
+                    }
+                    None => {
+                        result.insert("version-rolling".into(), Value::Bool(false));
+                    }
+                }
+                let mask = pool_mask.map(|p| asked & p);
+                if let Some(session) = &mut self.session {
+                    session.set_version_mask(mask);
+                }
+            } else {
+                result.insert(extension.to_string(), Value::Bool(false));
+            }
+        }
+        self.link.reply(&id, json!({"id": id, "result": result, "error": null})).await
+    }
+
+    async fn on_submit(&mut self, id: Value, params: Value) -> Result<(), End> {
+        let worker = self.worker.clone().unwrap_or_else(|| UNAUTHORIZED.to_string());
+        let current = self.hub.pool.borrow().as_ref().map(|v| v.generation);
+        let (verdict, difficulty) = match (&self.view, &self.session) {
+            (Some(view), Some(session)) => {
+                let mut verdict = view.validator.check_params(session, &params);
+                if current != Some(view.generation) && verdict.is_valid() {
+                    // The pool these jobs came from is gone: never forwarded elsewhere.
+                    verdict = Verdict::rejected(Reason::Stale);
+                }
+                (verdict, session.difficulty())
+            }
+            _ => (Verdict::rejected(Reason::NotSubscribed), 0.0),
+        };
+        self.stats.share(&worker, &verdict, difficulty);
+        if !verdict.is_valid() {
+            return self.link.reply(&id, verdict.stratum_reply(&id)).await;
+        }
+        if let Some(block) = &verdict.block {
+            tracing::warn!(
+                header = %hex::encode(block.header),
+                coinbase = %hex::encode(&block.coinbase),
+                "block candidate: forwarded at once"
+            );
+        }
+        let (Some(view), Some(index)) = (&self.view, self.index) else { return Ok(()) };
+        let upstream_params = self.upstream_submit(view, index, &params);
+        let pow_hash = verdict.pow_hash.map(|h| h.0).unwrap_or_default();
+        let generation = view.generation;
+        let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default().to_string();
+        // At the pool's difficulty the pool's answer is the miner's; at the miner's own,
+        // the miner has its answer now and the share goes on only if it meets the pool's.
+        let at_pool_difficulty =
+            self.config.downstream_difficulty == DownstreamDifficulty::Upstream;
+        let forward = at_pool_difficulty || verdict.block.is_some();
+        if !at_pool_difficulty {
+            self.link.reply(&id, verdict.stratum_reply(&id)).await?;
+            self.retarget(Some(Instant::now())).await?;
+        }
+        let kind = Kind::Submit { verdict, relay: at_pool_difficulty };
+        let Some(token) = self.await_hub(&id, kind) else {
+            return Ok(()); // over the limit: answered with the local verdict
+        };
+        let reply = Reply { to: self.answers_tx.clone(), token };
+        let request = HubRequest::Submit {
+            generation,
+            job_id,
+            forward,
+            pow_hash,
+            worker,
+            params: upstream_params,
+            reply,
+        };
+        let _ = self.hub.requests.send(request).await;
+        Ok(())
+    }
+
+    /// The submit as the pool takes it: its worker name and `index ‖ extranonce2`.
+    fn upstream_submit(&self, view: &PoolView, index: usize, params: &Value) -> Value {
+        let mut out = params.as_array().cloned().unwrap_or_default();
+        out.truncate(6);
+        if let Some(Value::String(name)) = out.first_mut()
+            && let Some(worker) = &self.worker
+        {
+            *name = match &self.config.user {
+                Some(user) => format!("{user}.{worker}"),
+                None => worker.clone(),
+            };
+        }
+        if let Some(Value::String(en2)) = out.get_mut(2) {
+            let index_hex = hex::encode(&index.to_be_bytes()[8 - view.index_bytes..]);
+            *en2 = format!("{index_hex}{}", en2.to_ascii_lowercase());
+        }
+        Value::Array(out)
+    }
+
+    /// Remembers a request sent to the hub; `None` past [`MAX_AWAITED`].
+    fn await_hub(&mut self, miner_id: &Value, kind: Kind) -> Option<u64> {
+        if self.awaited.len() >= MAX_AWAITED {
+            return None;
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        let relay = !matches!(kind, Kind::Submit { relay: false, .. });
+        if relay {
+            self.link.owe(miner_id, token);
+        }
+        self.awaited
+            .insert(token, Awaited { miner_id: miner_id.clone(), sent: Instant::now(), kind });
+        Some(token)
+    }
+
+    async fn on_answer(&mut self, answer: HubAnswer) -> Result<(), End> {
+        let Some(awaited) = self.awaited.remove(&answer.token) else { return Ok(()) };
+        let id = awaited.miner_id.clone();
+        match (awaited.kind, answer.answer) {
+            (Kind::Authorize { worker }, Answer::Pool { result, error }) => {
+                let ok = error.is_null() && result == Value::Bool(true);
+                if ok && self.worker.is_none() {
+                    self.stats.worker_connection(&worker, true);
+                    self.worker = Some(worker);
+                }
+                let reply = json!({"id": id, "result": result, "error": error});
+                self.link.settle(&id, answer.token, reply).await
+            }
+            (Kind::Authorize { .. }, _) => {
+                self.link
+                    .settle(&id, answer.token, error_reply(&id, 20, "no pool connection"))
+                    .await
+            }
+            (Kind::Submit { relay: false, .. }, _) => Ok(()),
+            (Kind::Submit { .. }, Answer::Pool { result, error }) => {
+                let reply = json!({"id": id, "result": result, "error": error});
+                self.link.settle(&id, answer.token, reply).await
+            }
+            (Kind::Submit { verdict, .. }, Answer::NoPool) => {
+                // Not sent: the pool it was for is gone.
+                let stale = if verdict.block.is_some() {
+                    verdict
+                } else {
+                    Verdict::rejected(Reason::Stale)
+                };
+                self.link.settle(&id, answer.token, stale.stratum_reply(&id)).await
+            }
+            (Kind::Submit { verdict, .. }, Answer::NotForwarded | Answer::Lost) => {
+                self.link.settle(&id, answer.token, verdict.stratum_reply(&id)).await
+            }
+        }
+    }
+
+    /// A request the hub did not answer in time, or left when the connection ends.
+    async fn answer_locally(&mut self, token: u64, awaited: Awaited) -> Result<(), End> {
+        let id = awaited.miner_id;
+        let reply = match awaited.kind {
+            Kind::Submit { relay: false, .. } => return Ok(()),
+            Kind::Submit { verdict, .. } => verdict.stratum_reply(&id),
+            Kind::Authorize { .. } => error_reply(&id, 20, "no answer from the pool"),
+        };
+        self.link.settle(&id, token, reply).await
+    }
+
+    async fn on_event(&mut self, event: Option<HubEvent>) -> Result<(), End> {
+        let Some(view) = &self.view else { return Ok(()) };
+        let mine = view.generation;
+        match event {
+            None => {
+                // Fell behind: the newest job (and difficulty) again.
+                self.send_newest_job().await
+            }
+            Some(HubEvent::Notify { generation, line }) if generation == mine => {
+                self.link.send_line(&line).await
+            }
+            Some(HubEvent::Difficulty { generation, difficulty, first_seq })
+                if generation == mine =>
+            {
+                self.on_pool_difficulty(difficulty, first_seq).await
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    async fn on_pool_difficulty(&mut self, upstream: f64, first_seq: u64) -> Result<(), End> {
+        let (Some(view), Some(session)) = (&self.view, &mut self.session) else { return Ok(()) };
+        let mine = match (self.config.downstream_difficulty, &mut self.vardiff) {
+            (DownstreamDifficulty::Upstream, _) => upstream,
+            (DownstreamDifficulty::Fixed(d), _) => d.min(upstream),
+            (DownstreamDifficulty::Vardiff { .. }, Some(v)) => {
+                if v.difficulty() > upstream {
+                    v.reset(upstream, Instant::now());
+                }
+                v.difficulty()
+            }
+            (DownstreamDifficulty::Vardiff { .. }, None) => upstream,
+        };
+        if mine == session.difficulty() {
+            return Ok(());
+        }
+        if let Err(e) = view.validator.set_difficulty_from(session, mine, first_seq) {
+            tracing::warn!(error = %e, "difficulty refused");
+            return Ok(());
+        }
+        self.send_difficulty().await
+    }
+
+    /// Vardiff: a new difficulty when the miner's share rate calls for it (`share`: an
+    /// accepted share just now).
+    async fn retarget(&mut self, share: Option<Instant>) -> Result<(), End> {
+        let (Some(view), Some(session), Some(v)) =
+            (&self.view, &mut self.session, &mut self.vardiff)
+        else {
+            return Ok(());
+        };
+        let upstream = self
+            .hub
+            .latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .difficulty
+            .map_or(1.0, |(d, _)| d);
+        let next = match share {
+            Some(now) => v.on_share(now, upstream),
+            None => v.retarget(Instant::now(), upstream),
+        };
+        let Some(next) = next else { return Ok(()) };
+        if let Err(e) = view.validator.set_difficulty(session, next) {
+            tracing::warn!(error = %e, "difficulty refused");
+            return Ok(());
+        }
+        self.send_difficulty().await
+    }
+
+    /// The hub moved to another pool connection (or lost it).
+    async fn on_pool(&mut self, next: Option<PoolView>) -> Result<(), End> {
+        let Some(next) = next else { return Ok(()) }; // down: shares answer stale meanwhile
+        let Some(view) = &self.view else { return Ok(()) };
+        if next.generation == view.generation {
+            // The same pool narrowed (or widened) its version mask.
+            let mask = self.negotiated_mask(&next);
+            let Some(session) = &mut self.session else { return Ok(()) };
+            if mask == session.version_mask() {
+                return Ok(());
+            }
+            session.set_version_mask(mask);
+            self.view = Some(next);
+            let bits = format!("{:08x}", mask.unwrap_or(0));
+            let message =
+                json!({"id": null, "method": "mining.set_version_mask", "params": [bits]});
+            return self.link.send(&message).await;
+        }
+        let same_space = next.extranonce1 == view.extranonce1
+            && next.extranonce2_size == view.extranonce2_size
+            && next.index_bytes == view.index_bytes;
+        let fits = self.index.is_some_and(|i| i < next.index_limit());
+        if !fits || (!same_space && !self.extranonce_subscribed) {
+            // The miner cannot be told of a new extranonce: back to the proxy, anew.
+            if self.draining.is_none() {
+                self.draining = Some((Drain::Reconnect, Instant::now()));
+                return self.link.send_reconnect().await;
+            }
+            return Ok(());
+        }
+        let old_mask = self.session.as_ref().and_then(Session::version_mask);
+        self.start_session(next)?;
+        if !same_space
+            && let (Some(view), Some(session), Some(index)) =
+                (&self.view, &self.session, self.index)
+        {
+            let en1 = hex::encode(view.miner_extranonce1(index));
+            let size = session.extranonce2_size();
+            let message =
+                json!({"id": null, "method": "mining.set_extranonce", "params": [en1, size]});
+            self.link.send(&message).await?;
+        }
+        let new_mask = self.session.as_ref().and_then(Session::version_mask);
+        if new_mask != old_mask
+            && let Some(mask) = new_mask
+        {
+            let message = json!({"id": null, "method": "mining.set_version_mask", "params": [format!("{mask:08x}")]});
+            self.link.send(&message).await?;
+        }
+        self.send_difficulty().await?;
+        self.send_newest_job().await
+    }
+}
+
+/// The next event for a subscribed miner (`None`: it fell behind); pending forever before
+/// subscribe.
+async fn recv_event(events: &mut Option<broadcast::Receiver<HubEvent>>) -> Option<HubEvent> {
+    let Some(events) = events else { return std::future::pending().await };
+    match events.recv().await {
+        Ok(event) => Some(event),
+        Err(broadcast::error::RecvError::Lagged(_)) => None,
+        // The hub is gone: the proxy is stopping.
+        Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+    }
+}

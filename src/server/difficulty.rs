@@ -1,0 +1,156 @@
+//! Downstream difficulty: the difficulty each miner works at. By default the pool's; with
+//! `--downstream-difficulty D` a fixed one, with `--vardiff N` one that each miner's own
+//! share rate sets (about N shares a minute). Never above the pool's: a miner held above
+//! the pool's difficulty would send fewer shares than the pool credits, and lose money.
+
+use std::time::{Duration, Instant};
+
+/// How miners' difficulty is chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DownstreamDifficulty {
+    /// The pool's difficulty, relayed (every valid share is forwarded).
+    Upstream,
+    /// A fixed difficulty (capped at the pool's).
+    Fixed(f64),
+    /// Aim each miner at this many shares a minute (capped at the pool's difficulty).
+    Vardiff {
+        /// Shares a minute wanted from each miner.
+        shares_per_minute: f64,
+    },
+}
+
+/// The lowest difficulty vardiff goes to (a CPU miner on a test network).
+pub const VARDIFF_MIN: f64 = 1.0 / 65536.0;
+/// How long vardiff watches a miner's share rate before retargeting.
+pub const VARDIFF_WINDOW: Duration = Duration::from_secs(30);
+/// Shares that end a window early when they come at least four times too fast.
+const EARLY_SHARES: u32 = 16;
+/// The largest step down (a silent miner) and up (a flood) in one retarget.
+const MAX_STEP_DOWN: f64 = 4.0;
+const MAX_STEP_UP: f64 = 16.0;
+/// A rate within this factor of the aim leaves the difficulty as it is.
+const DEAD_BAND: f64 = 1.5;
+
+/// One miner's variable difficulty.
+#[derive(Clone, Debug)]
+pub struct Vardiff {
+    shares_per_minute: f64,
+    difficulty: f64,
+    window_start: Instant,
+    shares: u32,
+}
+
+impl Vardiff {
+    /// Aiming at `shares_per_minute`, starting at `difficulty`, at `now`.
+    pub fn new(shares_per_minute: f64, difficulty: f64, now: Instant) -> Vardiff {
+        Vardiff { shares_per_minute, difficulty, window_start: now, shares: 0 }
+    }
+
+    /// The difficulty in force.
+    pub fn difficulty(&self) -> f64 {
+        self.difficulty
+    }
+
+    /// When the current window ends (the latest a silent miner is looked at again).
+    pub fn window_ends(&self) -> Instant {
+        self.window_start + VARDIFF_WINDOW
+    }
+
+    /// Sets the difficulty (the pool's went below it), and starts a new window.
+    pub fn reset(&mut self, difficulty: f64, now: Instant) {
+        self.difficulty = difficulty;
+        self.window_start = now;
+        self.shares = 0;
+    }
+
+    /// An accepted share at `now`; the new difficulty when it is time to change it.
+    pub fn on_share(&mut self, now: Instant, max: f64) -> Option<f64> {
+        self.shares = self.shares.saturating_add(1);
+        self.retarget(now, max)
+    }
+
+    /// The new difficulty if the window is over (call it now and then: a miner that
+    /// stopped finding shares gets an easier difficulty).
+    pub fn retarget(&mut self, now: Instant, max: f64) -> Option<f64> {
+        let elapsed = now.saturating_duration_since(self.window_start);
+        let wanted = self.shares_per_minute * elapsed.as_secs_f64() / 60.0;
+        let flood = self.shares >= EARLY_SHARES && f64::from(self.shares) >= 4.0 * wanted;
+        if elapsed < VARDIFF_WINDOW && !flood {
+            return None;
+        }
+        let rate = f64::from(self.shares) / elapsed.as_secs_f64().max(1e-3) * 60.0;
+        let factor = (rate / self.shares_per_minute).clamp(1.0 / MAX_STEP_DOWN, MAX_STEP_UP);
+        self.window_start = now;
+        self.shares = 0;
+        if (1.0 / DEAD_BAND..=DEAD_BAND).contains(&factor) {
+            return None;
+        }
+        let next =
+            nice_difficulty((self.difficulty * factor).clamp(VARDIFF_MIN, max.max(VARDIFF_MIN)));
+        if next == self.difficulty {
+            return None;
+        }
+        self.difficulty = next;
+        Some(next)
+    }
+}
+
+/// A difficulty as firmware takes it: at least 1 rounded down to an integer (some read
+/// `mining.set_difficulty` as one), below 1 to three significant digits, rounded down
+/// (easier, so no share the aim asked for is refused).
+pub fn nice_difficulty(d: f64) -> f64 {
+    if d >= 1.0 {
+        return d.floor();
+    }
+    let scale = 10f64.powi(2 - d.log10().floor() as i32);
+    let rounded = (d * scale).floor() / scale;
+    if rounded > 0.0 { rounded } else { d }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_miner_at_the_aimed_rate_keeps_its_difficulty() {
+        let t0 = Instant::now();
+        let mut v = Vardiff::new(20.0, 1000.0, t0);
+        // 10 shares in 30 s = 20 a minute.
+        let changes: Vec<_> =
+            (1..=10).filter_map(|i| v.on_share(t0 + Duration::from_secs(3 * i), 1e9)).collect();
+        assert_eq!(changes, Vec::<f64>::new());
+        assert_eq!(v.difficulty(), 1000.0);
+    }
+
+    #[test]
+    fn a_fast_miner_is_raised_early_and_a_silent_one_lowered() {
+        let t0 = Instant::now();
+        let mut v = Vardiff::new(20.0, 1000.0, t0);
+        // 16 shares in 2 s (480 a minute, 24× the aim): raised by the step limit, 16×.
+        let mut raised = None;
+        for i in 1..=16 {
+            raised = v.on_share(t0 + Duration::from_millis(125 * i), 1e9).or(raised);
+        }
+        assert_eq!(raised, Some(16_000.0));
+        // Then nothing for a window: a quarter.
+        let t1 = t0 + Duration::from_secs(2) + VARDIFF_WINDOW;
+        assert_eq!(v.retarget(t1, 1e9), Some(4000.0));
+    }
+
+    #[test]
+    fn vardiff_never_goes_above_the_pools_difficulty() {
+        let t0 = Instant::now();
+        let mut v = Vardiff::new(1.0, 100.0, t0);
+        for i in 1..=16 {
+            v.on_share(t0 + Duration::from_millis(10 * i), 512.0);
+        }
+        assert_eq!(v.difficulty(), 512.0);
+    }
+
+    #[test]
+    fn difficulties_are_rounded_down_for_firmware() {
+        assert_eq!(nice_difficulty(16_384.9), 16_384.0);
+        assert_eq!(nice_difficulty(0.012_345), 0.0123);
+        assert_eq!(nice_difficulty(1.0 / 65536.0), 0.000_015_2);
+    }
+}

@@ -1,0 +1,345 @@
+//! `sharecheck proxy --aggregate`, over loopback: every miner on one pool connection, the
+//! pool's extranonce space split between them. The test pool judges with the independent
+//! builder on its own extranonce1 and the extranonce2 it receives, so a share it accepts
+//! proves the proxy's split hashes the same bytes as the pool.
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::miner::{TestJob, target_for_easier_difficulty};
+use common::proxy::*;
+use num_bigint::BigUint;
+use serde_json::{Value, json};
+use sharecheck::Algorithm;
+use sharecheck::server::{DownstreamDifficulty, ProxyConfig};
+use tokio::net::TcpListener;
+
+fn aggregate(c: &mut ProxyConfig) {
+    c.aggregate = true;
+}
+
+/// Subscribes (as cgminer does), takes the job and authorizes as `worker`: the miner's
+/// extranonce1 and extranonce2 size.
+async fn login(miner: &mut TestMiner, worker: &str) -> (String, usize) {
+    let subscribed = miner.call("mining.subscribe", json!(["cgminer/4.11.1", null])).await;
+    let en1 = subscribed["result"][1].as_str().expect("an extranonce1").to_string();
+    let size = subscribed["result"][2].as_u64().expect("an extranonce2 size") as usize;
+    miner.notified().await;
+    let authorized = miner.call("mining.authorize", json!([worker, "x"])).await;
+    assert_eq!(authorized["result"], true, "{authorized}");
+    (en1, size)
+}
+
+fn with_worker(mut share: Value, worker: &str) -> Value {
+    share[0] = json!(worker);
+    share
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregated_sha256d() {
+    two_miners_share_one_pool_connection(Algorithm::Sha256d).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregated_scrypt() {
+    two_miners_share_one_pool_connection(Algorithm::Scrypt).await;
+}
+
+async fn two_miners_share_one_pool_connection(algorithm: Algorithm) {
+    within(90, async {
+        let job = TestJob::new("j1");
+        let spec = PoolSpec::new(algorithm, &job, Answers::AtOnce);
+        let connections = spec.connections.clone();
+        let (pool, received) = start_pool_with(spec).await;
+        let proxy = RunningProxy::start(algorithm, &[pool], |c| {
+            aggregate(c);
+            c.user = Some("farm".into());
+        })
+        .await;
+
+        let mut a = TestMiner::connect(proxy.addr).await;
+        let mut b = TestMiner::connect(proxy.addr).await;
+        let (en1_a, size_a) = login(&mut a, "rig1").await;
+        let (en1_b, size_b) = login(&mut b, "rig2").await;
+        // The pool's extranonce1 and its 4-byte extranonce2 split: a 2-byte index each.
+        assert_eq!((size_a, size_b), (2, 2));
+        assert!(en1_a.starts_with(EN1) && en1_b.starts_with(EN1), "{en1_a} {en1_b}");
+        assert_eq!((en1_a.len(), en1_b.len()), (EN1.len() + 4, EN1.len() + 4));
+        assert_ne!(en1_a, en1_b, "two miners never do the same work");
+
+        let zero = BigUint::from(0u8);
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let max = (BigUint::from(1u8) << 256usize) - 1u8;
+        // Both miners roll the same extranonce2 values: the proxy's index keeps them apart.
+        let mut valid = Vec::new();
+        for en2 in ["0001", "0002"] {
+            valid.push(("rig1", mine_share(algorithm, &job, &en1_a, en2, &zero, &easy)));
+            let share = mine_share(algorithm, &job, &en1_b, en2, &zero, &easy);
+            valid.push(("rig2", with_worker(share, "rig2")));
+        }
+        for (worker, share) in &valid {
+            let miner = if *worker == "rig1" { &mut a } else { &mut b };
+            let answer = miner.call("mining.submit", share.clone()).await;
+            assert_eq!((answer["result"].clone(), code(&answer)), (json!(true), None), "{answer}");
+        }
+
+        // Every reject reason, answered by the proxy with its code.
+        let first = valid[0].1.clone();
+        let edit = |i: usize, v: Value| {
+            let mut s = first.clone();
+            s[i] = v;
+            s
+        };
+        let mut rolled = first.clone();
+        rolled.as_array_mut().unwrap().push(json!("00002000"));
+        let low = mine_share(algorithm, &job, &en1_a, "0003", &easy, &max);
+        let cases = [
+            ("duplicate", first.clone(), 22),
+            ("low difficulty", low, 23),
+            ("unknown job", edit(1, json!("gone")), 21),
+            ("not hex", edit(4, json!("zz")), 20),
+            ("pool-size extranonce2", edit(2, json!("00000001")), 20),
+            ("ntime before the job", edit(3, json!(format!("{:08x}", job.ntime - 1))), 20),
+            ("short nonce", edit(4, json!("0001")), 20),
+            ("version bits never negotiated", rolled, 20),
+        ];
+        for (what, share, expected) in cases {
+            let answer = a.call("mining.submit", share).await;
+            assert_eq!(code(&answer), Some(expected), "{what}: {answer}");
+        }
+        let mut c = TestMiner::connect(proxy.addr).await;
+        let answer = c.call("mining.submit", first.clone()).await;
+        assert_eq!(code(&answer), Some(25), "before subscribe: {answer}");
+        // An unknown method gets an error, and the connection stays.
+        assert_eq!(code(&c.call("mining.capabilities", json!([])).await), Some(20));
+        assert_eq!(c.call("mining.extranonce.subscribe", json!([])).await["result"], true);
+
+        // One pool connection; it saw the valid shares only, each once, each accepted,
+        // under the farm's account, with pairwise distinct extranonce2.
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        let seen = received.lock().unwrap().clone();
+        assert_eq!(seen.len(), valid.len(), "{seen:?}");
+        assert!(seen.iter().all(|s| s.3), "the pool accepted every one: {seen:?}");
+        let workers: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(workers, ["farm.rig1", "farm.rig2", "farm.rig1", "farm.rig2"]);
+        let en2s: HashSet<&str> = seen.iter().map(|s| s.1.as_str()).collect();
+        assert_eq!(en2s.len(), valid.len(), "distinct upstream extranonce2: {seen:?}");
+        for (sent, (_, share)) in seen.iter().zip(&valid) {
+            let en1 = if sent.0 == "farm.rig1" { &en1_a } else { &en1_b };
+            // index ‖ miner extranonce2
+            let expected = format!("{}{}", &en1[EN1.len()..], share[2].as_str().unwrap());
+            assert_eq!(sent.1, expected);
+        }
+
+        let workers: Value =
+            serde_json::from_str(&http_get(proxy.metrics, "/workers").await.1).unwrap();
+        let rig1 = workers.as_array().unwrap().iter().find(|w| w["worker"] == "rig1").unwrap();
+        assert_eq!(rig1["accepted"], 2, "{rig1}");
+        assert_eq!(
+            (rig1["forwarded"].clone(), rig1["upstream_accepted"].clone()),
+            (json!(2), json!(2))
+        );
+        let rejected = json!({"duplicate": 1, "low_difficulty": 1, "job_not_found": 1,
+            "malformed": 1, "bad_extranonce2": 1, "bad_ntime": 1, "bad_nonce": 1,
+            "bad_version_bits": 1});
+        assert_eq!(rig1["rejected"], rejected);
+        let metrics = http_get(proxy.metrics, "/metrics").await.1;
+        assert!(metrics.lines().any(|l| l == "sharecheck_miners_connected 3"), "{metrics}");
+        proxy.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_rolling_gets_the_miners_mask_and_the_pools() {
+    within(30, async {
+        let job = TestJob::new("j1");
+        let (pool, received) = start_pool(Algorithm::Sha256d, &job, Answers::AtOnce).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], aggregate).await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
+        // The miner asks for 0x1fffe000 | 0x0000_1000; the pool grants 0x1fffe000.
+        let ask = json!([["version-rolling"], {"version-rolling.mask": "1ffff000"}]);
+        let configured = miner.call("mining.configure", ask).await;
+        assert_eq!(configured["result"]["version-rolling"], true, "{configured}");
+        assert_eq!(configured["result"]["version-rolling.mask"], "1fffe000");
+        let (en1, _) = login(&mut miner, "rig1").await;
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let bits = 0x0000_6000u32;
+        let version = (job.version & !VERSION_MASK) | bits;
+        let en2 = "0001";
+        let mut header = job.header(&en1, en2, job.ntime, 0, version);
+        let nonce = (0u32..)
+            .find(|n| {
+                header[76..].copy_from_slice(&n.to_le_bytes());
+                pow(Algorithm::Sha256d, &header) <= easy
+            })
+            .unwrap();
+        let ntime = format!("{:08x}", job.ntime);
+        let share =
+            json!(["rig1", "j1", en2, ntime, format!("{nonce:08x}"), format!("{bits:08x}")]);
+        assert_eq!(miner.call("mining.submit", share.clone()).await["result"], true);
+        let mut outside = share;
+        outside[5] = json!("00001000");
+        assert_eq!(code(&miner.call("mining.submit", outside).await), Some(20));
+        let seen = received.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].3, "the pool accepted the rolled share");
+        proxy.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_downstream_difficulty_forwards_only_what_meets_the_pools() {
+    within(60, async {
+        let mut job = TestJob::new("j1");
+        // Network target 0xffff·2^224: a block takes about 65 536 hashes.
+        job.nbits = 0x1f00_ffff;
+        // The pool asks for 2^-20 (about 4096 hashes a share), the miner works at 2^-24.
+        let mut spec = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
+        spec.log2_easy = 20;
+        let (pool, received) = start_pool_with(spec).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], |c| {
+            aggregate(c);
+            c.downstream_difficulty = DownstreamDifficulty::Fixed(difficulty(Algorithm::Sha256d));
+        })
+        .await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
+        miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
+        // The proxy's difficulty, not the pool's.
+        let set = loop {
+            let line = miner.lines.next_line().await.unwrap().unwrap();
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["method"] == "mining.set_difficulty" {
+                break m;
+            }
+        };
+        assert_eq!(set["params"][0], difficulty(Algorithm::Sha256d));
+        let en1 = {
+            // Subscribe again for the extranonce (the answer is the same).
+            let again = miner.call("mining.subscribe", json!(["bmminer/2.0.0"])).await;
+            again["result"][1].as_str().unwrap().to_string()
+        };
+        assert_eq!(miner.call("mining.authorize", json!(["rig1", "x"])).await["result"], true);
+
+        let zero = BigUint::from(0u8);
+        let miner_target = target_for_easier_difficulty(LOG2_EASY);
+        let pool_target = target_for_easier_difficulty(20);
+        let block_target = target_for_easier_difficulty(16);
+        let mut forwarded = Vec::new();
+        for (i, (above, at_most, reaches_pool)) in [
+            (&pool_target, &miner_target, false),
+            (&block_target, &pool_target, true),
+            (&pool_target, &miner_target, false),
+            (&zero, &block_target, true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let en2 = format!("{:04x}", i + 1);
+            let share = mine_share(Algorithm::Sha256d, &job, &en1, &en2, above, at_most);
+            let answer = miner.call("mining.submit", share).await;
+            assert_eq!((answer["result"].clone(), code(&answer)), (json!(true), None), "{answer}");
+            if reaches_pool {
+                forwarded.push(format!("{}{en2}", &en1[EN1.len()..]));
+            }
+        }
+        // The pool's answers come after the miner's: wait for the forwarded ones to land.
+        let start = std::time::Instant::now();
+        while received.lock().unwrap().len() < forwarded.len() {
+            assert!(start.elapsed() < Duration::from_secs(10), "forwarded shares reach the pool");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let seen = received.lock().unwrap().clone();
+        let en2s: Vec<String> = seen.iter().map(|s| s.1.clone()).collect();
+        assert_eq!(en2s, forwarded);
+        assert!(seen.iter().all(|s| s.3), "the pool accepted each: {seen:?}");
+        let workers: Value =
+            serde_json::from_str(&http_get(proxy.metrics, "/workers").await.1).unwrap();
+        assert_eq!(workers[0]["accepted"], 4, "{workers}");
+        assert_eq!(workers[0]["forwarded"], 2, "{workers}");
+        assert_eq!(workers[0]["blocks"], 1, "{workers}");
+        proxy.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_keeps_extranonce_subscribers_and_reconnects_the_others() {
+    within(60, async {
+        let job = TestJob::new("j1");
+        // The preferred pool's address, down for now.
+        let reserved = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let first_addr = reserved.local_addr().unwrap();
+        drop(reserved);
+        let mut second = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
+        second.en1 = "5ec0d000".into();
+        let second_en1 = second.en1.clone();
+        let (second_addr, second_received) = start_pool_with(second).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[first_addr, second_addr], |c| {
+            aggregate(c);
+            c.failback_interval = Duration::from_millis(200);
+        })
+        .await;
+
+        let mut keeps = TestMiner::connect(proxy.addr).await;
+        assert_eq!(keeps.call("mining.extranonce.subscribe", json!([])).await["result"], true);
+        let (en1, _) = login(&mut keeps, "rig1").await;
+        assert!(en1.starts_with(&second_en1), "on the second pool: {en1}");
+        let mut leaves = TestMiner::connect(proxy.addr).await;
+        login(&mut leaves, "rig2").await;
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let zero = BigUint::from(0u8);
+        let old = mine_share(Algorithm::Sha256d, &job, &en1, "0001", &zero, &easy);
+        assert_eq!(keeps.call("mining.submit", old.clone()).await["result"], true);
+
+        // The first pool comes back.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(first_addr).unwrap();
+        let first_received: Received = Arc::default();
+        let spec = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
+        tokio::spawn(test_pool(socket.listen(16).unwrap(), spec, first_received.clone()));
+
+        // The extranonce subscriber is told its new extranonce1 and keeps working.
+        let set = loop {
+            let line = keeps.lines.next_line().await.unwrap().expect("a set_extranonce");
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["method"] == "mining.set_extranonce" {
+                break m;
+            }
+        };
+        let new_en1 = set["params"][0].as_str().unwrap().to_string();
+        assert!(new_en1.starts_with(EN1), "the first pool's extranonce1: {set}");
+        assert_eq!(set["params"][1], 2);
+        keeps.notified().await;
+        // The other is sent back to the proxy, and closed.
+        let reconnect = loop {
+            let line = leaves.lines.next_line().await.unwrap().expect("a reconnect");
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["method"] == "client.reconnect" {
+                break m;
+            }
+        };
+        assert_eq!(reconnect["params"][1], json!(proxy.addr.port().to_string()));
+        assert!(leaves.lines.next_line().await.unwrap_or(None).is_none(), "then it closes");
+
+        // A share on the old pool's extranonce is not sent anywhere; a new one goes to
+        // the first pool.
+        let stale = mine_share(Algorithm::Sha256d, &job, &en1, "0002", &zero, &easy);
+        assert_ne!(keeps.call("mining.submit", stale).await["result"], true);
+        let new = mine_share(Algorithm::Sha256d, &job, &new_en1, "0003", &zero, &easy);
+        assert_eq!(keeps.call("mining.submit", new).await["result"], true);
+
+        let en2s = |r: &Received| r.lock().unwrap().iter().map(|s| s.1.clone()).collect::<Vec<_>>();
+        assert_eq!(en2s(&second_received), [format!("{}0001", &en1[8..])]);
+        assert_eq!(en2s(&first_received), [format!("{}0003", &new_en1[8..])]);
+        proxy.stop().await;
+    })
+    .await;
+}

@@ -118,6 +118,11 @@ async fn two_miners_share_one_pool_connection(algorithm: Algorithm) {
         // An unknown method gets an error, and the connection stays.
         assert_eq!(code(&c.call("mining.capabilities", json!([])).await), Some(20));
         assert_eq!(c.call("mining.extranonce.subscribe", json!([])).await["result"], true);
+        // Subscribed but never authorized: a valid share is refused (24), never forwarded.
+        let subscribed = c.call("mining.subscribe", json!(["cgminer/4.11.1"])).await;
+        let en1_c = subscribed["result"][1].as_str().unwrap().to_string();
+        let share = mine_share(algorithm, &job, &en1_c, "0001", &zero, &easy);
+        assert_eq!(code(&c.call("mining.submit", share).await), Some(24));
 
         // One pool connection; it saw the valid shares only, each once, each accepted,
         // under the farm's account, with pairwise distinct extranonce2.

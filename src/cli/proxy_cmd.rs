@@ -287,7 +287,7 @@ mod tests {
         let cli = Cli::parse_from(["x", "--vardiff", "20"]);
         assert!(Settings::merge(file, &cli.args).into_config().is_err());
         let file: Settings = toml::from_str(FILE).unwrap();
-        let cli = Cli::parse_from(["x", "--aggregate", "--downstream-difficulty", "-1"]);
+        let cli = Cli::parse_from(["x", "--aggregate", "--downstream-difficulty=-1"]);
         assert!(Settings::merge(file, &cli.args).into_config().is_err());
     }
 

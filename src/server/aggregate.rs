@@ -240,7 +240,7 @@ struct Connected {
 
 /// A request the hub sent upstream.
 enum Sent {
-    Authorize { name: String, password: Value },
+    Authorize { name: String, password: Value, sent: Instant },
     Submit { worker: String, reply: Reply, sent: Instant },
 }
 
@@ -276,14 +276,29 @@ impl HubTask {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
             };
-            backoff = Duration::from_millis(250);
             let rank = connected.view.rank;
             self.stats.pool_connection(rank, true);
+            let since = Instant::now();
             let left = self.serve_pool(connected).await;
             self.stats.pool_connection(rank, false);
             self.pool.send_replace(None);
             if matches!(left, Left::Stopped) {
                 return;
+            }
+            if since.elapsed() >= Duration::from_secs(30) {
+                backoff = Duration::from_millis(250);
+            } else {
+                // A pool that drops (or is left) soon after the handshake: wait before the
+                // next attempt, as when none is reachable, so it is not hammered.
+                let wait = tokio::time::sleep(backoff);
+                tokio::pin!(wait);
+                loop {
+                    tokio::select! {
+                        _ = &mut wait => break,
+                        stopped = self.refuse_while_down() => if stopped { return; },
+                    }
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
@@ -350,7 +365,7 @@ impl HubTask {
                 },
                 request = self.requests.recv() => {
                     let Some(request) = request else { return self.leave(pool, Left::Stopped) };
-                    if pool.on_request(&mut write, request, &self.stats, switching.is_some()).await.is_err() {
+                    if pool.on_request(&mut write, request, &self.stats).await.is_err() {
                         tracing::warn!("pool connection lost (write)");
                         return self.leave(pool, Left::Lost);
                     }
@@ -484,7 +499,7 @@ impl HubTask {
                         }
                         reply.send(Answer::Pool { result, error });
                     }
-                    Some(Sent::Authorize { name, password }) => {
+                    Some(Sent::Authorize { name, password, .. }) => {
                         let ok = result == Value::Bool(true) && error.is_null();
                         if ok {
                             pool.authorized.insert(name.clone());
@@ -575,7 +590,8 @@ impl PoolState {
             return Ok(());
         }
         let params = json!([name, password]);
-        self.send(write, "mining.authorize", params, Sent::Authorize { name, password }).await
+        let sent = Sent::Authorize { name, password, sent: Instant::now() };
+        self.send(write, "mining.authorize", params, sent).await
     }
 
     async fn on_request(
@@ -583,14 +599,14 @@ impl PoolState {
         write: &mut OwnedWriteHalf,
         request: HubRequest,
         stats: &Stats,
-        switching: bool,
     ) -> Result<(), End> {
         match request {
             HubRequest::Authorize { name, password, reply } => {
                 self.authorize(write, name, password, Some(reply)).await
             }
             HubRequest::Submit { generation, job_id, forward, pow_hash, worker, params, reply } => {
-                if generation != self.view.generation || switching {
+                // While switching the old pool still takes its own jobs' shares.
+                if generation != self.view.generation {
                     reply.send(Answer::NoPool);
                     return Ok(());
                 }
@@ -606,19 +622,31 @@ impl PoolState {
         }
     }
 
-    /// Shares the pool has not answered in time: the miner already has its local verdict
-    /// (its own timer); forgotten here.
+    /// Requests the pool has not answered in time: the miners already have their local
+    /// answers (their own timers); forgotten here, and an authorization may be asked again.
     fn answer_overdue(&mut self, timeout: Duration, stats: &Stats) {
         let overdue: Vec<u64> = self
             .sent
             .iter()
-            .filter(|(_, s)| matches!(s, Sent::Submit { sent, .. } if sent.elapsed() >= timeout))
+            .filter(|(_, s)| match s {
+                Sent::Submit { sent, .. } | Sent::Authorize { sent, .. } => {
+                    sent.elapsed() >= timeout
+                }
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in overdue {
-            if let Some(Sent::Submit { worker, reply, .. }) = self.sent.remove(&id) {
-                stats.upstream_answer(&worker, None);
-                reply.send(Answer::Lost);
+            match self.sent.remove(&id) {
+                Some(Sent::Submit { worker, reply, .. }) => {
+                    stats.upstream_answer(&worker, None);
+                    reply.send(Answer::Lost);
+                }
+                Some(Sent::Authorize { name, .. }) => {
+                    for reply in self.authorizing.remove(&name).unwrap_or_default() {
+                        reply.send(Answer::NoPool);
+                    }
+                }
+                None => {}
             }
         }
     }
@@ -649,8 +677,9 @@ async fn connect_any(config: &ProxyConfig) -> Option<Connected> {
     None
 }
 
-/// `mining.configure` (version rolling), `mining.subscribe` and
-/// `mining.extranonce.subscribe` on a new pool connection.
+/// `mining.configure` (version rolling) and `mining.subscribe` on a new pool connection,
+/// then its first job. (No `mining.extranonce.subscribe`: a pool's new extranonce would
+/// move every miner.)
 async fn handshake(
     stream: TcpStream,
     rank: usize,
@@ -660,11 +689,9 @@ async fn handshake(
     let mut lines = LineReader::new(read, MAX_UPSTREAM_LINE);
     let agent = concat!("sharecheck/", env!("CARGO_PKG_VERSION"));
     let configure = json!([["version-rolling"], {"version-rolling.mask": "ffffffff", "version-rolling.min-bit-count": 2}]);
-    for (id, method, params) in [
-        (1, "mining.configure", configure),
-        (2, "mining.subscribe", json!([agent])),
-        (3, "mining.extranonce.subscribe", json!([])),
-    ] {
+    for (id, method, params) in
+        [(1, "mining.configure", configure), (2, "mining.subscribe", json!([agent]))]
+    {
         let line = json!({"id": id, "method": method, "params": params}).to_string();
         send_line(&mut write, &line).await.map_err(|e| e.to_string())?;
     }
@@ -672,9 +699,12 @@ async fn handshake(
     let mut mask: Option<Option<u32>> = None;
     let mut early = Vec::new();
     let deadline = tokio::time::Instant::now() + config.connect_timeout;
-    while subscribed.is_none() || mask.is_none() {
+    let mut has_job = false;
+    // Miners see the pool once its first difficulty and job are in.
+    while subscribed.is_none() || mask.is_none() || !has_job {
         let line = match tokio::time::timeout_at(deadline, lines.next()).await {
-            Err(_) if subscribed.is_some() => break, // configure never answered: no rolling
+            // Configure never answered (no rolling), or no job yet: miners wait for it.
+            Err(_) if subscribed.is_some() => break,
             Err(_) => return Err("no answer to mining.subscribe in time".into()),
             Ok(Ok(Some(Line::Text(text)))) => text,
             Ok(Ok(Some(_))) => continue,
@@ -699,7 +729,10 @@ async fn handshake(
                 }
                 _ => {}
             },
-            Ok(Some(Message::Call { .. })) => early.push(line),
+            Ok(Some(Message::Call { method, .. })) => {
+                has_job |= method == "mining.notify";
+                early.push(line);
+            }
             _ => {}
         }
     }
@@ -888,7 +921,9 @@ impl AggregatedMiner {
         if !self.logged_in() {
             at = at.min(connected + self.config.login_timeout);
         }
-        if let Some((_, since)) = self.draining {
+        if let Some((_, since)) = self.draining
+            && since + DRAIN_GRACE > Instant::now()
+        {
             at = at.min(since + DRAIN_GRACE);
         }
         if let Some(oldest) = self.awaited.values().map(|a| a.sent).min() {
@@ -987,11 +1022,7 @@ impl AggregatedMiner {
     /// extranonce space, then the difficulty and the newest job.
     async fn on_subscribe(&mut self, id: Value) -> Result<(), End> {
         if self.view.is_none() {
-            // Wait for a pool (within the login limit): a miner cannot work without one.
-            let mut pool = self.hub.pool.clone();
-            let wait = async { pool.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()) };
-            let view = tokio::time::timeout(self.config.login_timeout, wait).await.ok().flatten();
-            let Some(view) = view else {
+            let Some(view) = self.wait_for_pool().await else {
                 return self.link.reply(&id, error_reply(&id, 20, "no pool connection")).await;
             };
             let index =
@@ -1020,7 +1051,14 @@ impl AggregatedMiner {
         ]);
         self.link.reply(&id, json!({"id": id, "result": result, "error": null})).await?;
         self.send_difficulty().await?;
-        self.send_newest_job().await
+        self.send_newest_job(false).await
+    }
+
+    /// The pool, waited for within the login limit (a miner cannot work without one).
+    async fn wait_for_pool(&self) -> Option<PoolView> {
+        let mut pool = self.hub.pool.clone();
+        let wait = async { pool.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()) };
+        tokio::time::timeout(self.config.login_timeout, wait).await.ok().flatten()
     }
 
     /// A new session on `view`'s jobs, at this miner's index.
@@ -1043,8 +1081,9 @@ impl AggregatedMiner {
                 start
             }
         };
-        let first_seq = latest.map_or(0, |(_, seq)| seq);
-        if let Err(e) = view.validator.set_difficulty_from(&mut session, start, first_seq) {
+        // In force for every job the miner can see: what the pool asked before the newest
+        // job is not known to this new session.
+        if let Err(e) = view.validator.set_difficulty_from(&mut session, start, 0) {
             tracing::warn!(error = %e, "difficulty refused");
         }
         self.session = Some(session);
@@ -1065,16 +1104,23 @@ impl AggregatedMiner {
         self.link.send(&json!({"id": null, "method": "mining.set_difficulty", "params": [d]})).await
     }
 
-    async fn send_newest_job(&mut self) -> Result<(), End> {
+    /// The newest job; `clean`: marked `clean_jobs` (after a pool switch, so firmware
+    /// drops the old pool's work).
+    async fn send_newest_job(&mut self, clean: bool) -> Result<(), End> {
         let Some(view) = &self.view else { return Ok(()) };
         let line = {
             let latest = self.hub.latest.lock().unwrap_or_else(|p| p.into_inner());
             latest.notify.clone().filter(|_| latest.generation == view.generation)
         };
-        match line {
-            Some(line) => self.link.send_line(&line).await,
-            None => Ok(()),
+        let Some(line) = line else { return Ok(()) };
+        if clean
+            && let Ok(mut notify) = serde_json::from_str::<Value>(&line)
+            && let Some(flag) = notify.get_mut("params").and_then(|p| p.get_mut(8))
+        {
+            *flag = Value::Bool(true);
+            return self.link.send(&notify).await;
         }
+        self.link.send_line(&line).await
     }
 
     async fn on_authorize(&mut self, id: Value, params: Value) -> Result<(), End> {
@@ -1113,7 +1159,8 @@ impl AggregatedMiner {
                     .and_then(|m| u32::from_str_radix(m, 16).ok())
                     .unwrap_or(u32::MAX);
                 self.requested_mask = Some(asked);
-                let pool_mask = self.hub.pool.borrow().as_ref().and_then(|v| v.version_mask);
+                // Firmware configures first thing: the pool's mask is known once it is up.
+                let pool_mask = self.wait_for_pool().await.and_then(|v| v.version_mask);
                 match pool_mask {
                     Some(pool) => {
                         result.insert("version-rolling".into(), Value::Bool(true));
@@ -1138,11 +1185,18 @@ impl AggregatedMiner {
     }
 
     async fn on_submit(&mut self, id: Value, params: Value) -> Result<(), End> {
-        let worker = self.worker.clone().unwrap_or_else(|| UNAUTHORIZED.to_string());
         let current = self.hub.pool.borrow().as_ref().map(|v| v.generation);
         let (verdict, difficulty) = match (&self.view, &self.session) {
             (Some(view), Some(session)) => {
                 let mut verdict = view.validator.check_params(session, &params);
+                if let Some(block) = &verdict.block {
+                    // Logged whatever happens next: the header and coinbase are the block.
+                    tracing::warn!(
+                        header = %hex::encode(block.header),
+                        coinbase = %hex::encode(&block.coinbase),
+                        "block candidate"
+                    );
+                }
                 if current != Some(view.generation) && verdict.is_valid() {
                     // The pool these jobs came from is gone: never forwarded elsewhere.
                     verdict = Verdict::rejected(Reason::Stale);
@@ -1151,16 +1205,20 @@ impl AggregatedMiner {
             }
             _ => (Verdict::rejected(Reason::NotSubscribed), 0.0),
         };
+        let Some(worker) = self.worker.clone() else {
+            // On the shared connection a share goes out only under a name the pool
+            // accepted for this miner.
+            self.stats.share(UNAUTHORIZED, &verdict, difficulty);
+            let reply = if verdict.pow_hash.is_some() || verdict.is_valid() {
+                error_reply(&id, 24, "Unauthorized worker")
+            } else {
+                verdict.stratum_reply(&id)
+            };
+            return self.link.reply(&id, reply).await;
+        };
         self.stats.share(&worker, &verdict, difficulty);
         if !verdict.is_valid() {
             return self.link.reply(&id, verdict.stratum_reply(&id)).await;
-        }
-        if let Some(block) = &verdict.block {
-            tracing::warn!(
-                header = %hex::encode(block.header),
-                coinbase = %hex::encode(&block.coinbase),
-                "block candidate: forwarded at once"
-            );
         }
         let (Some(view), Some(index)) = (&self.view, self.index) else { return Ok(()) };
         let upstream_params = self.upstream_submit(view, index, &params);
@@ -1176,9 +1234,22 @@ impl AggregatedMiner {
             self.link.reply(&id, verdict.stratum_reply(&id)).await?;
             self.retarget(Some(Instant::now())).await?;
         }
+        let local_reply = verdict.stratum_reply(&id);
+        let is_block = verdict.block.is_some();
         let kind = Kind::Submit { verdict, relay: at_pool_difficulty };
-        let Some(token) = self.await_hub(&id, kind) else {
-            return Ok(()); // over the limit: answered with the local verdict
+        let token = match self.await_hub(&id, kind) {
+            Some(token) => token,
+            None => {
+                // Past the limit of requests in flight: the local verdict now, and only a
+                // block still goes to the pool (its answer is not awaited).
+                if at_pool_difficulty {
+                    self.link.reply(&id, local_reply).await?;
+                }
+                if !is_block {
+                    return Ok(());
+                }
+                0 // no token: the pool's answer is not awaited
+            }
         };
         let reply = Reply { to: self.answers_tx.clone(), token };
         let request = HubRequest::Submit {
@@ -1230,6 +1301,16 @@ impl AggregatedMiner {
     }
 
     async fn on_answer(&mut self, answer: HubAnswer) -> Result<(), End> {
+        self.answer(answer).await?;
+        match self.draining {
+            Some((drain, since)) if since.elapsed() >= DRAIN_GRACE && !self.awaits_submits() => {
+                Err(End::Drained(drain))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn answer(&mut self, answer: HubAnswer) -> Result<(), End> {
         let Some(awaited) = self.awaited.remove(&answer.token) else { return Ok(()) };
         let id = awaited.miner_id.clone();
         match (awaited.kind, answer.answer) {
@@ -1283,8 +1364,9 @@ impl AggregatedMiner {
         let mine = view.generation;
         match event {
             None => {
-                // Fell behind: the newest job (and difficulty) again.
-                self.send_newest_job().await
+                // Fell behind: the difficulty and the newest job again.
+                self.send_difficulty().await?;
+                self.send_newest_job(false).await
             }
             Some(HubEvent::Notify { generation, line }) if generation == mine => {
                 self.link.send_line(&line).await
@@ -1391,14 +1473,15 @@ impl AggregatedMiner {
             self.link.send(&message).await?;
         }
         let new_mask = self.session.as_ref().and_then(Session::version_mask);
-        if new_mask != old_mask
-            && let Some(mask) = new_mask
-        {
-            let message = json!({"id": null, "method": "mining.set_version_mask", "params": [format!("{mask:08x}")]});
+        if new_mask != old_mask {
+            // No rolling on the new pool: mask 0, so an AsicBoost miner stops rolling.
+            let bits = format!("{:08x}", new_mask.unwrap_or(0));
+            let message =
+                json!({"id": null, "method": "mining.set_version_mask", "params": [bits]});
             self.link.send(&message).await?;
         }
         self.send_difficulty().await?;
-        self.send_newest_job().await
+        self.send_newest_job(true).await
     }
 }
 

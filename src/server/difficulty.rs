@@ -85,8 +85,8 @@ impl Vardiff {
         if (1.0 / DEAD_BAND..=DEAD_BAND).contains(&factor) {
             return None;
         }
-        let next =
-            nice_difficulty((self.difficulty * factor).clamp(VARDIFF_MIN, max.max(VARDIFF_MIN)));
+        // Never above the pool's, even when the pool's is under the floor.
+        let next = nice_difficulty((self.difficulty * factor).max(VARDIFF_MIN)).min(max);
         if next == self.difficulty {
             return None;
         }
@@ -145,6 +145,12 @@ mod tests {
             v.on_share(t0 + Duration::from_millis(10 * i), 512.0);
         }
         assert_eq!(v.difficulty(), 512.0);
+        // A pool below the vardiff floor still caps it.
+        let mut v = Vardiff::new(1.0, 1e-6, t0);
+        for i in 1..=16 {
+            v.on_share(t0 + Duration::from_millis(10 * i), 2e-6);
+        }
+        assert_eq!(v.difficulty(), 2e-6);
     }
 
     #[test]

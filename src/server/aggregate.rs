@@ -265,13 +265,8 @@ impl HubTask {
             };
             let Some(connected) = connected else {
                 tracing::warn!(?backoff, "no pool reachable: trying again");
-                let wait = tokio::time::sleep(backoff);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        _ = &mut wait => break,
-                        stopped = self.refuse_while_down() => if stopped { return; },
-                    }
+                if self.wait_while_down(backoff).await {
+                    return;
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 continue;
@@ -290,15 +285,23 @@ impl HubTask {
             } else {
                 // A pool that drops (or is left) soon after the handshake: wait before the
                 // next attempt, as when none is reachable, so it is not hammered.
-                let wait = tokio::time::sleep(backoff);
-                tokio::pin!(wait);
-                loop {
-                    tokio::select! {
-                        _ = &mut wait => break,
-                        stopped = self.refuse_while_down() => if stopped { return; },
-                    }
+                if self.wait_while_down(backoff).await {
+                    return;
                 }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+
+    /// Waits `backoff` before the next connection attempt, answering requests "no
+    /// pool" meanwhile; `true` if every miner left (the proxy stops).
+    async fn wait_while_down(&mut self, backoff: Duration) -> bool {
+        let wait = tokio::time::sleep(backoff);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => return false,
+                stopped = self.refuse_while_down() => if stopped { return true; },
             }
         }
     }

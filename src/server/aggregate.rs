@@ -30,7 +30,7 @@ use super::miner::{
     error_reply, send_line,
 };
 use super::record::RecordWriter;
-use super::stats::Stats;
+use super::stats::{Stats, UpstreamAnswer};
 use super::upstream::any_reachable;
 use crate::chain::Target;
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
@@ -402,7 +402,7 @@ impl HubTask {
     fn leave(&mut self, pool: PoolState, left: Left) -> Left {
         for (_, sent) in pool.sent {
             if let Sent::Submit { worker, reply, .. } = sent {
-                self.stats.upstream_answer(&worker, None);
+                self.stats.upstream_answer(&worker, UpstreamAnswer::Unanswered);
                 reply.send(Answer::Lost);
             }
         }
@@ -496,7 +496,12 @@ impl HubTask {
                 match sent {
                     Some(Sent::Submit { worker, reply, .. }) => {
                         let accepted = result == Value::Bool(true) && error.is_null();
-                        self.stats.upstream_answer(&worker, Some(accepted));
+                        let answer = if accepted {
+                            UpstreamAnswer::Accepted
+                        } else {
+                            UpstreamAnswer::Rejected(&error)
+                        };
+                        self.stats.upstream_answer(&worker, answer);
                         if !accepted {
                             tracing::info!(?error, %worker, "pool rejected a share");
                         }
@@ -641,7 +646,7 @@ impl PoolState {
         for id in overdue {
             match self.sent.remove(&id) {
                 Some(Sent::Submit { worker, reply, .. }) => {
-                    stats.upstream_answer(&worker, None);
+                    stats.upstream_answer(&worker, UpstreamAnswer::Unanswered);
                     reply.send(Answer::Lost);
                 }
                 Some(Sent::Authorize { name, .. }) => {

@@ -22,7 +22,7 @@ use super::miner::{
     error_reply, send_line,
 };
 use super::record::RecordWriter;
-use super::stats::Stats;
+use super::stats::{Stats, UpstreamAnswer};
 use super::upstream::{any_reachable, connect_first};
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
 use crate::stratum::{
@@ -401,7 +401,12 @@ impl Relay {
                     }
                     Kind::Submit { worker, verdict } => {
                         let accepted = result == Value::Bool(true) && error.is_null();
-                        self.stats.upstream_answer(&worker, Some(accepted));
+                        let answer = if accepted {
+                            UpstreamAnswer::Accepted
+                        } else {
+                            UpstreamAnswer::Rejected(&error)
+                        };
+                        self.stats.upstream_answer(&worker, answer);
                         if !accepted {
                             let ours = verdict.outcome.as_str();
                             tracing::info!(?error, ours, "pool rejected a share");
@@ -457,7 +462,7 @@ impl Relay {
     async fn answer_locally(&mut self, up_id: u64, awaited: Awaited) -> Result<(), End> {
         let reply = match awaited.kind {
             Kind::Submit { worker, verdict } => {
-                self.stats.upstream_answer(&worker, None);
+                self.stats.upstream_answer(&worker, UpstreamAnswer::Unanswered);
                 verdict.stratum_reply(&awaited.miner_id)
             }
             _ => error_reply(&awaited.miner_id, 20, "no answer from the pool"),

@@ -21,6 +21,24 @@ pub const OTHER_WORKERS: &str = "_other";
 /// Longest worker name kept (longer ones are cut, on a character boundary).
 pub const MAX_WORKER_NAME: usize = 64;
 
+/// Distinct pool errors counted per worker; the rest are summed under [`OTHER_ERRORS`].
+pub const MAX_UPSTREAM_ERRORS: usize = 8;
+/// The key of the pool errors beyond [`MAX_UPSTREAM_ERRORS`].
+pub const OTHER_ERRORS: &str = "other";
+/// Longest pool error key kept.
+const MAX_UPSTREAM_ERROR_KEY: usize = 56;
+
+/// How the pool answered a forwarded share.
+#[derive(Clone, Copy, Debug)]
+pub enum UpstreamAnswer<'a> {
+    /// `true`.
+    Accepted,
+    /// Refused, with the pool's `error` (`null` when it answered `false` without one).
+    Rejected(&'a serde_json::Value),
+    /// No answer in time, or the pool connection ended first.
+    Unanswered,
+}
+
 /// Seconds per hashrate bucket, and buckets kept (one hour).
 const BUCKET_SECONDS: u64 = 10;
 const BUCKETS: usize = 360;
@@ -36,6 +54,8 @@ struct Worker {
     forwarded: u64,
     upstream_accepted: u64,
     upstream_rejected: u64,
+    /// The pool's rejections by its error (bounded: the rest under [`OTHER_ERRORS`]).
+    upstream_errors: Vec<(String, u64)>,
     upstream_unanswered: u64,
     hashed: u64,
     missed: u64,
@@ -54,6 +74,7 @@ impl Worker {
             forwarded: 0,
             upstream_accepted: 0,
             upstream_rejected: 0,
+            upstream_errors: Vec::new(),
             upstream_unanswered: 0,
             hashed: 0,
             missed: 0,
@@ -111,6 +132,10 @@ pub struct WorkerReport {
     pub upstream_accepted: u64,
     /// Shares the pool rejected.
     pub upstream_rejected: u64,
+    /// The pool's rejections by its error (`"code message"`, as the pool sent it).
+    pub upstream_errors: std::collections::BTreeMap<String, u64>,
+    /// Shares the pool did not answer in time (or whose pool connection ended first).
+    pub upstream_unanswered: u64,
     /// Blocks found.
     pub blocks: u64,
     /// Hashrate estimates from accepted difficulty, hashes per second.
@@ -252,17 +277,37 @@ impl Stats {
         self.with_worker(worker, |w| w.forwarded += 1);
     }
 
-    /// The pool's answer to a forwarded share: accepted, rejected, or none in time.
-    pub fn upstream_answer(&self, worker: &str, answer: Option<bool>) {
+    /// The pool's answer to a forwarded share.
+    pub fn upstream_answer(&self, worker: &str, answer: UpstreamAnswer<'_>) {
         self.with_worker(worker, |w| match answer {
-            Some(true) => w.upstream_accepted += 1,
-            Some(false) => w.upstream_rejected += 1,
-            None => w.upstream_unanswered += 1,
+            UpstreamAnswer::Accepted => w.upstream_accepted += 1,
+            UpstreamAnswer::Rejected(error) => {
+                w.upstream_rejected += 1;
+                let key = upstream_error_key(error);
+                let at = match w.upstream_errors.iter().position(|(k, _)| *k == key) {
+                    Some(at) => at,
+                    None if w.upstream_errors.len() < MAX_UPSTREAM_ERRORS => {
+                        w.upstream_errors.push((key, 0));
+                        w.upstream_errors.len() - 1
+                    }
+                    None => match w.upstream_errors.iter().position(|(k, _)| k == OTHER_ERRORS) {
+                        Some(at) => at,
+                        None => {
+                            // The last slot becomes the catch-all.
+                            let last = w.upstream_errors.len() - 1;
+                            w.upstream_errors[last].0 = OTHER_ERRORS.to_string();
+                            last
+                        }
+                    },
+                };
+                w.upstream_errors[at].1 += 1;
+            }
+            UpstreamAnswer::Unanswered => w.upstream_unanswered += 1,
         });
         self.with_totals(|t| match answer {
-            Some(true) => t.upstream_accepted += 1,
-            Some(false) => t.upstream_rejected += 1,
-            None => t.upstream_unanswered += 1,
+            UpstreamAnswer::Accepted => t.upstream_accepted += 1,
+            UpstreamAnswer::Rejected(_) => t.upstream_rejected += 1,
+            UpstreamAnswer::Unanswered => t.upstream_unanswered += 1,
         });
     }
 
@@ -297,6 +342,8 @@ impl Stats {
                     forwarded: w.forwarded,
                     upstream_accepted: w.upstream_accepted,
                     upstream_rejected: w.upstream_rejected,
+                    upstream_errors: w.upstream_errors.iter().cloned().collect(),
+                    upstream_unanswered: w.upstream_unanswered,
                     blocks: w.blocks,
                     hashrate: Hashrates {
                         one_minute: rate(WINDOWS[0].1),
@@ -393,6 +440,20 @@ impl Stats {
     }
 }
 
+/// A pool's error as a statistics key: `"code message"`, or the JSON as sent when it is
+/// not the usual `[code, message, …]`; cut to [`MAX_UPSTREAM_ERROR_KEY`] characters.
+fn upstream_error_key(error: &serde_json::Value) -> String {
+    let key = match (error.get(0).and_then(|c| c.as_i64()), error.get(1).and_then(|m| m.as_str())) {
+        (Some(code), Some(message)) => format!("{code} {message}"),
+        _ if error.is_null() => "false".to_string(),
+        _ => error.to_string(),
+    };
+    match key.char_indices().nth(MAX_UPSTREAM_ERROR_KEY) {
+        Some((cut, _)) => key[..cut].to_string(),
+        None => key,
+    }
+}
+
 fn reason_index(reason: Reason) -> usize {
     Reason::ALL.iter().position(|r| *r == reason).unwrap_or(0)
 }
@@ -413,12 +474,43 @@ fn escape_label(value: &str) -> String {
 mod tests {
     use std::time::Duration;
 
-    use super::{OTHER_WORKERS, Stats, escape_label};
+    use super::{
+        MAX_UPSTREAM_ERRORS, OTHER_ERRORS, OTHER_WORKERS, Stats, UpstreamAnswer, escape_label,
+    };
     use crate::chain::Algorithm;
     use crate::validate::{Outcome, Reason, Verdict};
 
     fn accepted() -> Verdict {
         Verdict { outcome: Outcome::Accepted, ..Verdict::rejected(Reason::Malformed) }
+    }
+
+    #[test]
+    fn pool_rejections_are_counted_by_the_pools_error_and_bounded() {
+        let stats = Stats::new(Algorithm::Sha256d, &[], 10);
+        let low = serde_json::json!([23, "Low difficulty share", null]);
+        stats.upstream_answer("rig", UpstreamAnswer::Rejected(&low));
+        stats.upstream_answer("rig", UpstreamAnswer::Rejected(&low));
+        stats.upstream_answer("rig", UpstreamAnswer::Rejected(&serde_json::Value::Null));
+        stats.upstream_answer("rig", UpstreamAnswer::Accepted);
+        stats.upstream_answer("rig", UpstreamAnswer::Unanswered);
+        let rig = &stats.workers()[0];
+        assert_eq!(
+            (rig.upstream_accepted, rig.upstream_rejected, rig.upstream_unanswered),
+            (1, 3, 1)
+        );
+        let errors: Vec<(&str, u64)> =
+            rig.upstream_errors.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        assert_eq!(errors, [("23 Low difficulty share", 2), ("false", 1)]);
+        // A pool that puts something new in every error cannot grow the table.
+        for i in 0..100 {
+            let error = serde_json::json!([20, format!("job {i} not found"), null]);
+            stats.upstream_answer("rig", UpstreamAnswer::Rejected(&error));
+        }
+        let rig = &stats.workers()[0];
+        assert_eq!(rig.upstream_errors.len(), MAX_UPSTREAM_ERRORS);
+        assert_eq!(rig.upstream_errors.values().sum::<u64>(), 103);
+        // Jobs 0 to 4 keep their keys; job 5's slot becomes the catch-all for 5 to 99.
+        assert_eq!(rig.upstream_errors[OTHER_ERRORS], 95);
     }
 
     #[test]

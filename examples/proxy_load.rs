@@ -1,14 +1,16 @@
 //! Load generator for `sharecheck proxy --aggregate`: a local pool (answers every share
 //! `true` at once), the proxy as its own process in between, and simulated miners, all on
-//! this machine. Reports the proxy's memory per connected miner, the sustained SHA-256d
-//! shares/s end to end, and submit → answer latency at half that load, through the proxy
-//! and straight to the pool.
+//! this machine. Reports the proxy's memory per connected miner, the sustained shares/s
+//! end to end, and submit → answer latency at half that load, through the proxy and
+//! straight to the pool.
 //!
 //!     cargo build --release && cargo run --release --example proxy_load -- \
-//!         [--miners 10000] [--active 100] [--seconds 10]
+//!         [--algo sha256d|scrypt] [--miners 10000] [--active 100] [--seconds 10]
 //!
 //! Every share is a real one the proxy hashes and checks in full (a 13-entry merkle
 //! branch, as on Bitcoin); the pool's difficulty is low enough that nearly all are valid.
+//! For scrypt, compare the shares/s with `sharecheck bench --threads 2`'s
+//! `share_checks_per_s_scrypt` (the proxy's batch check, on the same 2 cores).
 //! Not a test: figures depend on the machine, and the generator shares its cores.
 
 use std::net::SocketAddr;
@@ -27,13 +29,14 @@ const POOL_EN2_SIZE: usize = 8;
 const IN_FLIGHT: usize = 16;
 
 struct Options {
+    algo: String,
     miners: usize,
     active: usize,
     seconds: u64,
 }
 
 fn options() -> Options {
-    let mut o = Options { miners: 10_000, active: 100, seconds: 10 };
+    let mut o = Options { algo: "sha256d".into(), miners: 10_000, active: 100, seconds: 10 };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         let value = |what: &str| -> u64 {
@@ -43,6 +46,9 @@ fn options() -> Options {
             })
         };
         match pair[0].as_str() {
+            "--algo" if matches!(pair.get(1).map(String::as_str), Some("sha256d" | "scrypt")) => {
+                o.algo = pair[1].clone()
+            }
             "--miners" => o.miners = value("--miners") as usize,
             "--active" => o.active = value("--active") as usize,
             "--seconds" => o.seconds = value("--seconds").clamp(1, 600),
@@ -216,6 +222,27 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (seconds) of a process, and of its threads whose name starts with `prefix`.
+fn cpu_seconds(pid: u32, prefix: &str) -> (f64, f64) {
+    let ticks = |stat: &str| -> f64 {
+        // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        field(11) + field(12)
+    };
+    let hz = 100.0; // USER_HZ on Linux
+    let all = ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default());
+    let mut named = 0.0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.starts_with(prefix) {
+            named += ticks(&std::fs::read_to_string(task.path().join("stat")).unwrap_or_default());
+        }
+    }
+    (all / hz, named / hz)
+}
+
 fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -256,7 +283,7 @@ async fn measure(
     (back, answered.load(Ordering::Relaxed) as f64 / elapsed, refused, latencies)
 }
 
-fn start_proxy(pool: SocketAddr) -> (Child, SocketAddr) {
+fn start_proxy(pool: SocketAddr, algo: &str) -> (Child, SocketAddr) {
     let exe = std::env::current_exe().expect("own path");
     let bin =
         exe.parent().and_then(|d| d.parent()).map(|d| d.join("sharecheck")).expect("target dir");
@@ -265,7 +292,7 @@ fn start_proxy(pool: SocketAddr) -> (Child, SocketAddr) {
     let addr = free.local_addr().unwrap();
     drop(free);
     let child = Command::new(&bin)
-        .args(["proxy", "--algo", "sha256d", "--aggregate", "--listen", &addr.to_string()])
+        .args(["proxy", "--algo", algo, "--aggregate", "--listen", &addr.to_string()])
         .args(["--upstream", &format!("stratum+tcp://{pool}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -297,7 +324,7 @@ async fn main() {
     let pool_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let pool_addr = pool_listener.local_addr().unwrap();
     tokio::spawn(pool(pool_listener));
-    let (mut proxy, proxy_addr) = start_proxy(pool_addr);
+    let (mut proxy, proxy_addr) = start_proxy(pool_addr, &o.algo);
     let started = Instant::now();
     while TcpStream::connect(proxy_addr).await.is_err() {
         assert!(started.elapsed() < Duration::from_secs(10), "the proxy listens");
@@ -318,9 +345,19 @@ async fn main() {
 
     // Throughput: `active` miners, each with submits in flight.
     let idle = miners.split_off(o.active);
+    let (proxy_cpu0, checker_cpu0) = cpu_seconds(proxy.id(), "sharecheck-chec");
+    let (own_cpu0, _) = cpu_seconds(std::process::id(), "");
+    let start = Instant::now();
     let (active, rate, refused, lat) = measure(miners, o.seconds, IN_FLIGHT, None).await;
+    let wall = start.elapsed().as_secs_f64();
+    let (proxy_cpu1, checker_cpu1) = cpu_seconds(proxy.id(), "sharecheck-chec");
+    let (own_cpu1, _) = cpu_seconds(std::process::id(), "");
+    let proxy_cores = (proxy_cpu1 - proxy_cpu0) / wall;
+    let checker_cores = (checker_cpu1 - checker_cpu0) / wall;
+    let generator_cores = (own_cpu1 - own_cpu0) / wall;
     eprintln!(
-        "saturated: {rate:.0} shares/s through the proxy ({refused} not accepted), latency p50 {:.2} ms p99 {:.2} ms",
+        "saturated: {rate:.0} shares/s through the proxy ({refused} not accepted), latency p50 {:.2} ms p99 {:.2} ms; \
+         cores used: proxy {proxy_cores:.2} (checking thread and its pool {checker_cores:.2}), generator and pool {generator_cores:.2}",
         percentile(&lat, 0.5),
         percentile(&lat, 0.99)
     );
@@ -340,11 +377,15 @@ async fn main() {
         percentile(&lat_direct, 0.99)
     );
     let report = json!({
+        "algo": o.algo,
         "miners": o.miners,
         "proxy_rss_bytes_per_miner": per_miner.round(),
         "active_miners": o.active,
         "shares_per_s": rate.round(),
         "refused": refused,
+        "proxy_cores": (proxy_cores * 100.0).round() / 100.0,
+        "checking_cores": (checker_cores * 100.0).round() / 100.0,
+        "generator_cores": (generator_cores * 100.0).round() / 100.0,
         "half_load_shares_per_s": half.round(),
         "latency_ms_p50": percentile(&lat_proxy, 0.5),
         "latency_ms_p99": percentile(&lat_proxy, 0.99),

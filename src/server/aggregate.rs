@@ -10,8 +10,8 @@
 //! One task owns the upstream connection (the hub): it registers the pool's jobs in the
 //! one shared `Validator`, relays them to the miners (a broadcast channel), forwards the
 //! shares they send it and routes the pool's answers back. One task per miner owns its
-//! `Session` and checks its shares (in parallel on the runtime's threads); it answers
-//! everything but `mining.authorize` and `mining.submit` itself.
+//! `Session` and hands its shares to the checking thread (`checker.rs`: batches under
+//! load); it answers everything but `mining.authorize` and `mining.submit` itself.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::ProxyConfig;
+use super::checker::Checker;
 use super::difficulty::{DownstreamDifficulty, Vardiff, nice_difficulty};
 use super::lines::{Line, LineReader};
 use super::miner::{
@@ -35,7 +36,7 @@ use super::upstream::any_reachable;
 use crate::chain::Target;
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
 use crate::stratum::{
-    ConfigureResult, Message, Notify, SetExtranonce, SubscribeResult, parse_line,
+    ConfigureResult, Message, Notify, SetExtranonce, Submit, SubscribeResult, parse_line,
 };
 use crate::validate::{Reason, Session, Validator, ValidatorConfig, Verdict};
 
@@ -184,6 +185,8 @@ pub(crate) struct Hub {
     events: broadcast::Sender<HubEvent>,
     latest: Arc<Mutex<Latest>>,
     indices: Arc<Mutex<Indices>>,
+    /// Where miners' shares are checked (in batches under load).
+    checker: Checker,
 }
 
 /// Starts the hub: the task owning the upstream connection. It ends once every [`Hub`]
@@ -191,7 +194,7 @@ pub(crate) struct Hub {
 pub(crate) fn start_hub(
     config: Arc<ProxyConfig>,
     stats: Arc<Stats>,
-) -> (Hub, tokio::task::JoinHandle<()>) {
+) -> std::io::Result<(Hub, tokio::task::JoinHandle<()>)> {
     let (requests, requests_rx) = mpsc::channel(HUB_QUEUE);
     let (pool_tx, pool) = watch::channel(None);
     let (events, _) = broadcast::channel(EVENTS_QUEUED);
@@ -201,6 +204,7 @@ pub(crate) fn start_hub(
         events: events.clone(),
         latest: Arc::default(),
         indices: Arc::default(),
+        checker: Checker::start(config.algorithm)?,
     };
     let task = HubTask {
         config,
@@ -212,7 +216,7 @@ pub(crate) fn start_hub(
         generation: 0,
         known_workers: Vec::new(),
     };
-    (hub, tokio::spawn(task.run()))
+    Ok((hub, tokio::spawn(task.run())))
 }
 
 /// The hub's state across pool connections.
@@ -1194,9 +1198,27 @@ impl AggregatedMiner {
 
     async fn on_submit(&mut self, id: Value, params: Value) -> Result<(), End> {
         let current = self.hub.pool.borrow().as_ref().map(|v| v.generation);
-        let (verdict, difficulty) = match (&self.view, &self.session) {
+        let (verdict, difficulty) = match (&self.view, self.session.take()) {
             (Some(view), Some(session)) => {
-                let mut verdict = view.validator.check_params(session, &params);
+                let mut verdict = match Submit::from_params(&params) {
+                    Err(_) => {
+                        self.session = Some(session);
+                        Verdict::rejected(Reason::Malformed)
+                    }
+                    Ok(submit) => {
+                        let validator = view.validator.clone();
+                        let Some((session, verdict)) =
+                            self.hub.checker.check(validator, session, submit).await
+                        else {
+                            tracing::error!("the share checking thread stopped");
+                            let reply = error_reply(&id, 20, "share check failed");
+                            self.link.reply(&id, reply).await?;
+                            return Err(End::Io(std::io::Error::other("share checker stopped")));
+                        };
+                        self.session = Some(session);
+                        verdict
+                    }
+                };
                 if let Some(block) = &verdict.block {
                     // Logged whatever happens next: the header and coinbase are the block.
                     tracing::warn!(
@@ -1209,9 +1231,12 @@ impl AggregatedMiner {
                     // The pool these jobs came from is gone: never forwarded elsewhere.
                     verdict = Verdict::rejected(Reason::Stale);
                 }
-                (verdict, session.difficulty())
+                (verdict, self.session.as_ref().map_or(0.0, Session::difficulty))
             }
-            _ => (Verdict::rejected(Reason::NotSubscribed), 0.0),
+            (_, session) => {
+                self.session = session;
+                (Verdict::rejected(Reason::NotSubscribed), 0.0)
+            }
         };
         let Some(worker) = self.worker.clone() else {
             // On the shared connection a share goes out only under a name the pool

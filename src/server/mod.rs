@@ -8,6 +8,7 @@
 //! between them, [`aggregate`]). In both, every submit is checked before it goes upstream.
 
 mod aggregate;
+mod checker;
 pub mod difficulty;
 pub mod lines;
 pub mod metrics;
@@ -123,7 +124,10 @@ pub async fn serve(
         Some(r) => Some(Arc::new(record::RecordWriter::start(r.clone())?)),
         None => None,
     };
-    let hub = config.aggregate.then(|| aggregate::start_hub(config.clone(), stats.clone()));
+    let hub = match config.aggregate {
+        true => Some(aggregate::start_hub(config.clone(), stats.clone())?),
+        false => None,
+    };
     if let Some(metrics) = metrics {
         tokio::spawn(metrics::serve_metrics(metrics, stats.clone(), stopping.clone()));
     }

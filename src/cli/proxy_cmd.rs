@@ -34,11 +34,11 @@ pub struct ProxyArgs {
     #[arg(long)]
     aggregate: bool,
     /// Miners work at this fixed difficulty (at most the pool's); only shares that meet
-    /// the pool's target are forwarded. Needs --aggregate.
+    /// the pool's target are forwarded (and answered by the proxy).
     #[arg(long, conflicts_with = "vardiff")]
     downstream_difficulty: Option<f64>,
     /// Each miner's difficulty set for about this many shares a minute (at most the
-    /// pool's); only shares that meet the pool's target are forwarded. Needs --aggregate.
+    /// pool's); only shares that meet the pool's target are forwarded.
     #[arg(long)]
     vardiff: Option<f64>,
     /// Seconds a valid share waits for the pool's answer before the miner gets the local
@@ -154,12 +154,6 @@ impl Settings {
             }
             _ => return Err(Failure::usage("difficulty and vardiff must be positive numbers")),
         };
-        if config.downstream_difficulty != DownstreamDifficulty::Upstream && !config.aggregate {
-            return Err(Failure::usage(
-                "--downstream-difficulty and --vardiff need --aggregate (passthrough relays \
-                 the pool's difficulty)",
-            ));
-        }
         config.max_worker_series = self.max_worker_series.unwrap_or(config.max_worker_series);
         config.record = self.record.map(RecordConfig::new);
         Ok((config, listen))
@@ -282,10 +276,12 @@ mod tests {
         let cli = Cli::parse_from(["x", "--downstream-difficulty", "512"]);
         let (config, _) = Settings::merge(file, &cli.args).into_config().ok().unwrap();
         assert_eq!(config.downstream_difficulty, DownstreamDifficulty::Fixed(512.0));
-        // Without --aggregate, or not positive: refused.
+        // In passthrough mode too; not positive: refused.
         let file: Settings = toml::from_str(FILE).unwrap();
         let cli = Cli::parse_from(["x", "--vardiff", "20"]);
-        assert!(Settings::merge(file, &cli.args).into_config().is_err());
+        let (config, _) = Settings::merge(file, &cli.args).into_config().ok().unwrap();
+        assert!(!config.aggregate);
+        assert_eq!(config.downstream_difficulty, vardiff);
         let file: Settings = toml::from_str(FILE).unwrap();
         let cli = Cli::parse_from(["x", "--aggregate", "--downstream-difficulty=-1"]);
         assert!(Settings::merge(file, &cli.args).into_config().is_err());

@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::ProxyConfig;
 use super::checker::Checker;
-use super::difficulty::{DownstreamDifficulty, Vardiff, nice_difficulty};
+use super::difficulty::{MinerDifficulty, PoolTargets};
 use super::lines::{Line, LineReader};
 use super::miner::{
     Drain, End, MAX_AWAITED, MAX_MINER_LINE, MAX_UPSTREAM_LINE, MinerLink, UNAUTHORIZED,
@@ -33,7 +33,6 @@ use super::miner::{
 use super::record::RecordWriter;
 use super::stats::{Stats, UpstreamAnswer};
 use super::upstream::any_reachable;
-use crate::chain::Target;
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
 use crate::stratum::{
     ConfigureResult, Message, Notify, SetExtranonce, Submit, SubscribeResult, parse_line,
@@ -53,9 +52,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(16);
 const SWITCH_GRACE: Duration = Duration::from_secs(2);
 /// Upstream request ids below this are the handshake's.
 const FIRST_REQUEST_ID: u64 = 100;
-/// Pool jobs whose share target the hub remembers (for forwarding at a lower downstream
-/// difficulty).
-const JOB_TARGETS_KEPT: usize = 256;
 
 /// What the hub tells every miner, in the order it happened.
 #[derive(Clone, Debug)]
@@ -337,8 +333,7 @@ impl HubTask {
             next_id: FIRST_REQUEST_ID,
             authorized: HashSet::new(),
             authorizing: HashMap::new(),
-            job_targets: VecDeque::new(),
-            difficulty: None,
+            targets: PoolTargets::new(self.config.algorithm),
         };
         // The pool's first difficulty and jobs are in place before miners see the pool.
         for line in early {
@@ -444,7 +439,7 @@ impl HubTask {
                         tracing::warn!(error = %e, "upstream job refused");
                         return None;
                     }
-                    pool.remember_job_target(job_id);
+                    pool.targets.notified(job_id);
                     let line: Arc<str> = Arc::from(text);
                     self.latest.lock().unwrap_or_else(|p| p.into_inner()).notify =
                         Some(line.clone());
@@ -464,7 +459,7 @@ impl HubTask {
                         return None;
                     };
                     let first_seq = pool.view.validator.jobs().next_seq();
-                    pool.difficulty = Some(target);
+                    pool.targets.set(target);
                     self.latest.lock().unwrap_or_else(|p| p.into_inner()).difficulty =
                         Some((difficulty, first_seq));
                     let _ = self.events.send(HubEvent::Difficulty {
@@ -540,35 +535,11 @@ struct PoolState {
     authorized: HashSet<String>,
     /// Authorizations sent and not answered yet, with the miners waiting for them.
     authorizing: HashMap<String, Vec<Reply>>,
-    /// The pool's share target in force when each job was notified (newest last).
-    job_targets: VecDeque<(String, Target)>,
-    /// The pool's share target now (`None` until it sets one: difficulty 1).
-    difficulty: Option<Target>,
+    /// The pool's share target for each job.
+    targets: PoolTargets,
 }
 
 impl PoolState {
-    fn current_target(&self) -> Target {
-        self.difficulty.unwrap_or_else(|| self.view.validator.algorithm().diff1_target())
-    }
-
-    fn remember_job_target(&mut self, job_id: String) {
-        if self.job_targets.len() >= JOB_TARGETS_KEPT {
-            self.job_targets.pop_front();
-        }
-        let target = self.current_target();
-        self.job_targets.push_back((job_id, target));
-    }
-
-    /// The pool's share target for a job: the easier of the one at its notify and now,
-    /// as the share check itself takes it.
-    fn share_target(&self, job_id: &str) -> Target {
-        let now = self.current_target();
-        match self.job_targets.iter().rev().find(|(id, _)| id == job_id) {
-            Some((_, at_notify)) => now.max(*at_notify),
-            None => now,
-        }
-    }
-
     async fn send(
         &mut self,
         write: &mut OwnedWriteHalf,
@@ -623,7 +594,7 @@ impl PoolState {
                     return Ok(());
                 }
                 // A share at a downstream difficulty goes on only if it meets the pool's.
-                if !forward && !self.share_target(&job_id).is_met_by(&pow_hash) {
+                if !forward && !self.targets.for_job(&job_id).is_met_by(&pow_hash) {
                     reply.send(Answer::NotForwarded);
                     return Ok(());
                 }
@@ -816,6 +787,7 @@ pub(crate) async fn serve_miner(
     let recorder = recording.map(|w| w.recorder(&peer));
     let (answers_tx, answers) = mpsc::channel(MAX_AWAITED + 16);
     let mut m = AggregatedMiner {
+        difficulty: MinerDifficulty::new(config.downstream_difficulty),
         config,
         stats: stats.clone(),
         hub,
@@ -828,8 +800,6 @@ pub(crate) async fn serve_miner(
         extranonce_subscribed: false,
         requested_mask: None,
         worker: None,
-        vardiff: None,
-        suggested: None,
         awaited: HashMap::new(),
         next_token: 1,
         draining: None,
@@ -863,9 +833,8 @@ struct AggregatedMiner {
     /// The mask the miner asked for in `mining.configure`.
     requested_mask: Option<u32>,
     worker: Option<String>,
-    vardiff: Option<Vardiff>,
-    /// `mining.suggest_difficulty`, the start for vardiff.
-    suggested: Option<f64>,
+    /// The miner's own difficulty (vardiff included).
+    difficulty: MinerDifficulty,
     awaited: HashMap<u64, Awaited>,
     next_token: u64,
     draining: Option<(Drain, Instant)>,
@@ -941,8 +910,8 @@ impl AggregatedMiner {
         if let Some(oldest) = self.awaited.values().map(|a| a.sent).min() {
             at = at.min(oldest + self.config.upstream_timeout);
         }
-        if let Some(v) = &self.vardiff {
-            at = at.min(v.window_ends());
+        if let Some(look) = self.difficulty.next_look() {
+            at = at.min(look);
         }
         at.max(Instant::now() + Duration::from_millis(1))
     }
@@ -1014,8 +983,9 @@ impl AggregatedMiner {
                 self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
             }
             "mining.suggest_difficulty" => {
-                self.suggested =
-                    params.get(0).and_then(Value::as_f64).filter(|d| d.is_finite() && *d > 0.0);
+                if let Some(d) = params.get(0).and_then(Value::as_f64) {
+                    self.difficulty.suggest(d);
+                }
                 self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
             }
             "client.get_version" => {
@@ -1084,15 +1054,7 @@ impl AggregatedMiner {
         session.set_version_mask(self.negotiated_mask(&view));
         let latest = self.hub.latest.lock().unwrap_or_else(|p| p.into_inner()).difficulty;
         let upstream = latest.map_or(1.0, |(d, _)| d);
-        let start = match self.config.downstream_difficulty {
-            DownstreamDifficulty::Upstream => upstream,
-            DownstreamDifficulty::Fixed(d) => d.min(upstream),
-            DownstreamDifficulty::Vardiff { shares_per_minute } => {
-                let start = nice_difficulty(self.suggested.unwrap_or(upstream).min(upstream));
-                self.vardiff = Some(Vardiff::new(shares_per_minute, start, Instant::now()));
-                start
-            }
-        };
+        let start = self.difficulty.start(upstream, Instant::now());
         // In force for every job the miner can see: what the pool asked before the newest
         // job is not known to this new session.
         if let Err(e) = view.validator.set_difficulty_from(&mut session, start, 0) {
@@ -1260,8 +1222,7 @@ impl AggregatedMiner {
         let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default().to_string();
         // At the pool's difficulty the pool's answer is the miner's; at the miner's own,
         // the miner has its answer now and the share goes on only if it meets the pool's.
-        let at_pool_difficulty =
-            self.config.downstream_difficulty == DownstreamDifficulty::Upstream;
+        let at_pool_difficulty = self.difficulty.is_pools();
         let forward = at_pool_difficulty || verdict.block.is_some();
         if !at_pool_difficulty {
             self.link.reply(&id, verdict.stratum_reply(&id)).await?;
@@ -1415,17 +1376,7 @@ impl AggregatedMiner {
 
     async fn on_pool_difficulty(&mut self, upstream: f64, first_seq: u64) -> Result<(), End> {
         let (Some(view), Some(session)) = (&self.view, &mut self.session) else { return Ok(()) };
-        let mine = match (self.config.downstream_difficulty, &mut self.vardiff) {
-            (DownstreamDifficulty::Upstream, _) => upstream,
-            (DownstreamDifficulty::Fixed(d), _) => d.min(upstream),
-            (DownstreamDifficulty::Vardiff { .. }, Some(v)) => {
-                if v.difficulty() > upstream {
-                    v.reset(upstream, Instant::now());
-                }
-                v.difficulty()
-            }
-            (DownstreamDifficulty::Vardiff { .. }, None) => upstream,
-        };
+        let mine = self.difficulty.on_pool(upstream, Instant::now());
         if mine == session.difficulty() {
             return Ok(());
         }
@@ -1439,9 +1390,7 @@ impl AggregatedMiner {
     /// Vardiff: a new difficulty when the miner's share rate calls for it (`share`: an
     /// accepted share just now).
     async fn retarget(&mut self, share: Option<Instant>) -> Result<(), End> {
-        let (Some(view), Some(session), Some(v)) =
-            (&self.view, &mut self.session, &mut self.vardiff)
-        else {
+        let (Some(view), Some(session)) = (&self.view, &mut self.session) else {
             return Ok(());
         };
         let upstream = self
@@ -1451,11 +1400,7 @@ impl AggregatedMiner {
             .unwrap_or_else(|p| p.into_inner())
             .difficulty
             .map_or(1.0, |(d, _)| d);
-        let next = match share {
-            Some(now) => v.on_share(now, upstream),
-            None => v.retarget(Instant::now(), upstream),
-        };
-        let Some(next) = next else { return Ok(()) };
+        let Some(next) = self.difficulty.retarget(share, upstream) else { return Ok(()) };
         if let Err(e) = view.validator.set_difficulty(session, next) {
             tracing::warn!(error = %e, "difficulty refused");
             return Ok(());

@@ -3,7 +3,10 @@
 //! share rate sets (about N shares a minute). Never above the pool's: a miner held above
 //! the pool's difficulty would send fewer shares than the pool credits, and lose money.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use crate::chain::{Algorithm, Target};
 
 /// How miners' difficulty is chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -85,13 +88,134 @@ impl Vardiff {
         if (1.0 / DEAD_BAND..=DEAD_BAND).contains(&factor) {
             return None;
         }
-        // Never above the pool's, even when the pool's is under the floor.
-        let next = nice_difficulty((self.difficulty * factor).max(VARDIFF_MIN)).min(max);
+        // The floor stops a step down, never shortens a step up from below it (a miner
+        // that suggested less); never above the pool's, even under the floor.
+        let floor = VARDIFF_MIN.min(self.difficulty);
+        let next = nice_difficulty((self.difficulty * factor).max(floor)).min(max);
         if next == self.difficulty {
             return None;
         }
         self.difficulty = next;
         Some(next)
+    }
+}
+
+/// One miner's difficulty under a [`DownstreamDifficulty`] setting, given the pool's.
+#[derive(Clone, Debug)]
+pub struct MinerDifficulty {
+    setting: DownstreamDifficulty,
+    vardiff: Option<Vardiff>,
+    /// `mining.suggest_difficulty`: where vardiff starts.
+    suggested: Option<f64>,
+}
+
+impl MinerDifficulty {
+    /// A miner under `setting`.
+    pub fn new(setting: DownstreamDifficulty) -> MinerDifficulty {
+        MinerDifficulty { setting, vardiff: None, suggested: None }
+    }
+
+    /// Whether the miner works at the pool's difficulty (every valid share forwarded, the
+    /// pool's answer relayed).
+    pub fn is_pools(&self) -> bool {
+        self.setting == DownstreamDifficulty::Upstream
+    }
+
+    /// The miner's `mining.suggest_difficulty` (ignored unless finite and positive).
+    pub fn suggest(&mut self, difficulty: f64) {
+        if difficulty.is_finite() && difficulty > 0.0 {
+            self.suggested = Some(difficulty);
+        }
+    }
+
+    /// The difficulty of a new session while the pool's is `pool` (vardiff starts over,
+    /// at the miner's suggestion if it made one).
+    pub fn start(&mut self, pool: f64, now: Instant) -> f64 {
+        match self.setting {
+            DownstreamDifficulty::Upstream => pool,
+            DownstreamDifficulty::Fixed(d) => d.min(pool),
+            DownstreamDifficulty::Vardiff { shares_per_minute } => {
+                let start = nice_difficulty(self.suggested.unwrap_or(pool).min(pool));
+                self.vardiff = Some(Vardiff::new(shares_per_minute, start, now));
+                start
+            }
+        }
+    }
+
+    /// The pool's difficulty changed to `pool`: the miner's.
+    pub fn on_pool(&mut self, pool: f64, now: Instant) -> f64 {
+        match (self.setting, &mut self.vardiff) {
+            (DownstreamDifficulty::Upstream, _) => pool,
+            (DownstreamDifficulty::Fixed(d), _) => d.min(pool),
+            (DownstreamDifficulty::Vardiff { .. }, Some(v)) => {
+                if v.difficulty() > pool {
+                    v.reset(pool, now);
+                }
+                v.difficulty()
+            }
+            (DownstreamDifficulty::Vardiff { .. }, None) => self.start(pool, now),
+        }
+    }
+
+    /// Vardiff: an accepted share (`share`: at that instant) or a look at a quiet miner
+    /// (`None`); the new difficulty when its rate calls for one, never above `pool`.
+    pub fn retarget(&mut self, share: Option<Instant>, pool: f64) -> Option<f64> {
+        let v = self.vardiff.as_mut()?;
+        match share {
+            Some(now) => v.on_share(now, pool),
+            None => v.retarget(Instant::now(), pool),
+        }
+    }
+
+    /// When vardiff must next look at a quiet miner, if it runs.
+    pub fn next_look(&self) -> Option<Instant> {
+        self.vardiff.as_ref().map(Vardiff::window_ends)
+    }
+}
+
+/// Pool jobs whose share target is remembered (for forwarding at a lower downstream
+/// difficulty).
+const JOB_TARGETS_KEPT: usize = 256;
+
+/// The pool's share target for each of its recent jobs: a share found at a lower
+/// downstream difficulty goes to the pool only if it meets its job's.
+#[derive(Clone, Debug)]
+pub struct PoolTargets {
+    diff1: Target,
+    /// The target in force when each job was notified, newest last.
+    jobs: VecDeque<(String, Target)>,
+    /// The target now (`None` until the pool sets a difficulty: difficulty 1).
+    now: Option<Target>,
+}
+
+impl PoolTargets {
+    /// No job yet, difficulty 1 of `algorithm`.
+    pub fn new(algorithm: Algorithm) -> PoolTargets {
+        PoolTargets { diff1: algorithm.diff1_target(), jobs: VecDeque::new(), now: None }
+    }
+
+    /// The pool's `mining.set_difficulty`, as a target.
+    pub fn set(&mut self, target: Target) {
+        self.now = Some(target);
+    }
+
+    /// The pool's `mining.notify` of `job_id`.
+    pub fn notified(&mut self, job_id: String) {
+        if self.jobs.len() >= JOB_TARGETS_KEPT {
+            self.jobs.pop_front();
+        }
+        let target = self.now.unwrap_or(self.diff1);
+        self.jobs.push_back((job_id, target));
+    }
+
+    /// The pool's share target for a job: the easier of the one at its notify and now,
+    /// as the share check itself takes it.
+    pub fn for_job(&self, job_id: &str) -> Target {
+        let now = self.now.unwrap_or(self.diff1);
+        match self.jobs.iter().rev().find(|(id, _)| id == job_id) {
+            Some((_, at_notify)) => now.max(*at_notify),
+            None => now,
+        }
     }
 }
 
@@ -151,6 +275,16 @@ mod tests {
             v.on_share(t0 + Duration::from_millis(10 * i), 2e-6);
         }
         assert_eq!(v.difficulty(), 2e-6);
+    }
+
+    #[test]
+    fn a_miner_below_the_floor_is_raised_by_one_step_not_to_the_floor() {
+        let t0 = Instant::now();
+        let mut v = Vardiff::new(1.0, 1e-7, t0);
+        for i in 1..=16 {
+            v.on_share(t0 + Duration::from_millis(10 * i), 1.0);
+        }
+        assert_eq!(v.difficulty(), 1.6e-6);
     }
 
     #[test]

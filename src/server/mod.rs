@@ -46,7 +46,7 @@ pub struct ProxyConfig {
     /// Every miner on one upstream connection, its extranonce space split between them
     /// (`--aggregate`); otherwise one upstream connection per miner.
     pub aggregate: bool,
-    /// The difficulty miners work at (aggregated mode): the pool's (default), a fixed
+    /// The difficulty miners work at: the pool's (default), a fixed
     /// lower one, or vardiff; shares under the pool's target are not forwarded.
     pub downstream_difficulty: DownstreamDifficulty,
     /// The share check's limits and policy.

@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use super::ProxyConfig;
+use super::difficulty::{MinerDifficulty, PoolTargets};
 use super::lines::{Line, LineReader};
 use super::miner::{
     Drain, End, MAX_AWAITED, MAX_MINER_LINE, MAX_UPSTREAM_LINE, MinerLink, UNAUTHORIZED,
@@ -43,8 +44,16 @@ struct Awaited {
 enum Kind {
     Subscribe,
     Configure,
-    Authorize { worker: String },
-    Submit { worker: String, verdict: Verdict },
+    Authorize {
+        worker: String,
+    },
+    /// `relay`: the pool's answer is the miner's (at the pool's difficulty); otherwise the
+    /// miner already has its answer and the pool's is only counted.
+    Submit {
+        worker: String,
+        verdict: Verdict,
+        relay: bool,
+    },
     Other,
 }
 
@@ -110,11 +119,20 @@ struct Relay {
     next_probe: Instant,
     /// Writing to the miner.
     link: MinerLink,
+    /// The miner's own difficulty (the pool's, fixed, or vardiff).
+    difficulty: MinerDifficulty,
+    /// The pool's difficulty now (1 until it sets one).
+    pool_difficulty: f64,
+    /// The pool's share target for each job: what a share at the miner's difficulty must
+    /// meet to be forwarded.
+    pool_targets: PoolTargets,
 }
 
 impl Relay {
     fn new(config: Arc<ProxyConfig>, stats: Arc<Stats>, rank: usize, link: MinerLink) -> Relay {
         let validator = Validator::new(config.algorithm, config.validator.clone());
+        let difficulty = MinerDifficulty::new(config.downstream_difficulty);
+        let pool_targets = PoolTargets::new(config.algorithm);
         let session = validator.new_session();
         let next_probe = Instant::now() + config.failback_interval;
         Relay {
@@ -129,6 +147,9 @@ impl Relay {
             probe: None,
             next_probe,
             link,
+            difficulty,
+            pool_difficulty: 1.0,
+            pool_targets,
         }
     }
 
@@ -215,7 +236,10 @@ impl Relay {
                             draining = Some((Drain::Reconnect, Instant::now()));
                             self.link.send_reconnect().await
                         }
-                        None => self.answer_overdue().await,
+                        None => match self.answer_overdue().await {
+                            Ok(()) => self.retarget(None).await,
+                            Err(end) => Err(end),
+                        },
                     }
                 }
             };
@@ -258,6 +282,17 @@ impl Relay {
                 "mining.configure" => {
                     self.forward(upstream, id, Kind::Configure, &method, params).await
                 }
+                // At a downstream difficulty the suggestion is the proxy's to take (the
+                // start for vardiff), not the pool's.
+                "mining.suggest_difficulty" if !self.difficulty.is_pools() => {
+                    if let Some(d) = params.get(0).and_then(Value::as_f64) {
+                        self.difficulty.suggest(d);
+                    }
+                    if id.is_null() {
+                        return Ok(());
+                    }
+                    self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
+                }
                 _ if id.is_null() => {
                     send(upstream, &json!({"id": null, "method": method, "params": params})).await
                 }
@@ -297,8 +332,40 @@ impl Relay {
         {
             *name = Value::String(self.upstream_worker(text));
         }
-        let kind = Kind::Submit { worker, verdict };
+        if self.difficulty.is_pools() {
+            let kind = Kind::Submit { worker, verdict, relay: true };
+            return self.forward(upstream, id, kind, "mining.submit", params).await;
+        }
+        // At the miner's own difficulty the miner has its answer now; the share goes on
+        // only if it meets the pool's target for its job (a block always does).
+        self.link.reply(&id, verdict.stratum_reply(&id)).await?;
+        self.retarget(Some(Instant::now())).await?;
+        let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default();
+        let meets_pool =
+            verdict.pow_hash.is_some_and(|h| self.pool_targets.for_job(job_id).is_met_by(&h.0));
+        if verdict.block.is_none() && !meets_pool {
+            return Ok(());
+        }
+        let kind = Kind::Submit { worker, verdict, relay: false };
         self.forward(upstream, id, kind, "mining.submit", params).await
+    }
+
+    /// Vardiff: a new difficulty for the miner when its share rate calls for one
+    /// (`share`: an accepted share just now; `None`: a look at a quiet miner).
+    async fn retarget(&mut self, share: Option<Instant>) -> Result<(), End> {
+        let Some(next) = self.difficulty.retarget(share, self.pool_difficulty) else {
+            return Ok(());
+        };
+        self.set_miner_difficulty(next).await
+    }
+
+    /// Puts the miner at difficulty `d` (checked from now on) and tells it.
+    async fn set_miner_difficulty(&mut self, d: f64) -> Result<(), End> {
+        if let Err(e) = self.validator.set_difficulty(&mut self.session, d) {
+            tracing::warn!(error = %e, "difficulty refused");
+            return Ok(());
+        }
+        self.link.send(&json!({"id": null, "method": "mining.set_difficulty", "params": [d]})).await
     }
 
     /// The worker name the pool sees: the miner's own, or `--user` then `.` and the
@@ -332,6 +399,16 @@ impl Relay {
     ) -> Result<(), End> {
         if self.awaited.len() >= MAX_AWAITED {
             let reply = match &kind {
+                // Answered already; a block still goes, unawaited.
+                Kind::Submit { relay: false, verdict, .. } => {
+                    if verdict.block.is_none() {
+                        return Ok(());
+                    }
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    let message = json!({"id": id, "method": method, "params": params});
+                    return send(upstream, &message).await;
+                }
                 Kind::Submit { verdict, .. } => verdict.stratum_reply(&miner_id),
                 _ => error_reply(&miner_id, 20, "too many requests in flight"),
             };
@@ -342,7 +419,9 @@ impl Relay {
         if let Kind::Submit { worker, .. } = &kind {
             self.stats.forwarded(worker);
         }
-        self.link.owe(&miner_id, id);
+        if !matches!(kind, Kind::Submit { relay: false, .. }) {
+            self.link.owe(&miner_id, id);
+        }
         self.awaited.insert(id, Awaited { miner_id, sent: Instant::now(), kind });
         send(upstream, &json!({"id": id, "method": method, "params": params})).await
     }
@@ -364,6 +443,20 @@ impl Relay {
                 // check: the miner is sent back to the proxy, which connects anew.
                 self.link.send_reconnect().await?;
                 Ok(Some(Drain::Reconnect))
+            }
+            Message::Call { method, params, .. } if method == "mining.set_difficulty" => {
+                match self.on_pool_difficulty(&params) {
+                    Err(e) => {
+                        tracing::warn!(%method, error = %e, "upstream message refused");
+                        Ok(None)
+                    }
+                    // At the pool's difficulty: relayed as sent.
+                    Ok(_) if self.difficulty.is_pools() => {
+                        self.link.send_line(text).await.map(|()| None)
+                    }
+                    Ok(Some(mine)) => self.set_miner_difficulty(mine).await.map(|()| None),
+                    Ok(None) => Ok(None),
+                }
             }
             Message::Call { method, params, .. } => {
                 if let Err(e) = self.apply_upstream_call(&method, &params) {
@@ -399,7 +492,7 @@ impl Relay {
                         self.stats.worker_connection(&worker, true);
                         self.worker = Some(worker);
                     }
-                    Kind::Submit { worker, verdict } => {
+                    Kind::Submit { worker, verdict, relay } => {
                         let accepted = result == Value::Bool(true) && error.is_null();
                         let answer = if accepted {
                             UpstreamAnswer::Accepted
@@ -410,6 +503,9 @@ impl Relay {
                         if !accepted {
                             let ours = verdict.outcome.as_str();
                             tracing::info!(?error, ours, "pool rejected a share");
+                        }
+                        if !relay {
+                            return Ok(None); // the miner has its answer
                         }
                     }
                     _ => {}
@@ -423,10 +519,12 @@ impl Relay {
     /// Applies what a pool's notification changes for the share check.
     fn apply_upstream_call(&mut self, method: &str, params: &Value) -> Result<(), crate::Error> {
         match method {
-            "mining.notify" => self.validator.notify(Notify::from_params(params)?),
-            "mining.set_difficulty" => {
-                let d = set_difficulty_from_params(params)?;
-                self.validator.set_difficulty(&mut self.session, d)
+            "mining.notify" => {
+                let notify = Notify::from_params(params)?;
+                let job_id = notify.job_id.clone();
+                self.validator.notify(notify)?;
+                self.pool_targets.notified(job_id);
+                Ok(())
             }
             "mining.set_extranonce" => {
                 let s = SetExtranonce::from_params(params)?;
@@ -438,6 +536,21 @@ impl Relay {
             }
             _ => Ok(()),
         }
+    }
+
+    /// The pool's `mining.set_difficulty`: the miner's difficulty under it, `None` if
+    /// unchanged. At the pool's difficulty the session takes it here.
+    fn on_pool_difficulty(&mut self, params: &Value) -> Result<Option<f64>, crate::Error> {
+        let d = set_difficulty_from_params(params)?;
+        let target = self.config.algorithm.target_for_difficulty(d)?;
+        self.pool_difficulty = d;
+        self.pool_targets.set(target);
+        let mine = self.difficulty.on_pool(d, Instant::now());
+        if self.difficulty.is_pools() {
+            self.validator.set_difficulty(&mut self.session, mine)?;
+            return Ok(Some(mine));
+        }
+        Ok((mine != self.session.difficulty()).then_some(mine))
     }
 
     /// Requests the pool has not answered within the timeout: a submit gets its local
@@ -461,8 +574,11 @@ impl Relay {
 
     async fn answer_locally(&mut self, up_id: u64, awaited: Awaited) -> Result<(), End> {
         let reply = match awaited.kind {
-            Kind::Submit { worker, verdict } => {
+            Kind::Submit { worker, verdict, relay } => {
                 self.stats.upstream_answer(&worker, UpstreamAnswer::Unanswered);
+                if !relay {
+                    return Ok(()); // the miner has its answer
+                }
                 verdict.stratum_reply(&awaited.miner_id)
             }
             _ => error_reply(&awaited.miner_id, 20, "no answer from the pool"),

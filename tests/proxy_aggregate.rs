@@ -273,3 +273,41 @@ async fn failover_keeps_extranonce_subscribers_and_reconnects_the_others() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miner_that_names_its_session_gets_its_extranonce_back() {
+    within(30, async {
+        let job = TestJob::new("j1");
+        let (pool, _) = start_pool(Algorithm::Sha256d, &job, Answers::AtOnce).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], aggregate).await;
+        let subscribe = |session: Value| async move {
+            let mut miner = TestMiner::connect(proxy.addr).await;
+            let answer = miner.call("mining.subscribe", json!(["cgminer/4.11.1", session])).await;
+            let en1 = answer["result"][1].as_str().expect("an extranonce1").to_string();
+            // The subscription id is the extranonce1, for the next time.
+            assert_eq!(answer["result"][0][1][1], json!(en1), "{answer}");
+            (miner, en1)
+        };
+        let (first, en1) = subscribe(Value::Null).await;
+        drop(first);
+        let (_second, other) = subscribe(Value::Null).await;
+        assert_ne!(other, en1, "a fresh extranonce1 while unused ones remain");
+        // The first miner comes back: its extranonce1 again, once the proxy has seen it go.
+        let start = std::time::Instant::now();
+        let (_back, resumed) = loop {
+            let (miner, got) = subscribe(json!(en1)).await;
+            if got == en1 || start.elapsed() > Duration::from_secs(5) {
+                break (miner, got);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(resumed, en1);
+        // Held: someone else naming it gets another; an id that is not ours, a fresh one.
+        let (_copy, taken) = subscribe(json!(en1)).await;
+        assert_ne!(taken, en1);
+        let (_stranger, fresh) = subscribe(json!("not-a-session")).await;
+        assert!(![&en1, &other, &taken].contains(&&fresh), "{fresh}");
+        proxy.stop().await;
+    })
+    .await;
+}

@@ -84,6 +84,16 @@ impl PoolView {
         1 << (8 * self.index_bytes)
     }
 
+    /// The index whose miner extranonce1 is `hex` (a subscription id), if any.
+    fn index_of(&self, hex: &str) -> Option<usize> {
+        let bytes = hex::decode(hex).ok()?;
+        let index = bytes.strip_prefix(self.extranonce1.as_slice())?;
+        if index.len() != self.index_bytes {
+            return None;
+        }
+        Some(index.iter().fold(0, |n, b| (n << 8) | usize::from(*b)))
+    }
+
     /// The miner's extranonce1 for `index`.
     fn miner_extranonce1(&self, index: usize) -> Vec<u8> {
         let mut en1 = self.extranonce1.clone();
@@ -116,6 +126,12 @@ impl Indices {
             return Some(self.next_fresh - 1);
         }
         let at = self.free.iter().position(|&i| i < limit)?;
+        self.free.remove(at)
+    }
+
+    /// `index` again, if it is free (a miner resuming its session).
+    fn take_again(&mut self, index: usize) -> Option<usize> {
+        let at = self.free.iter().position(|&i| i == index)?;
         self.free.remove(at)
     }
 
@@ -975,7 +991,7 @@ impl AggregatedMiner {
         };
         match method.as_str() {
             "mining.submit" => self.on_submit(id, params).await,
-            "mining.subscribe" => self.on_subscribe(id).await,
+            "mining.subscribe" => self.on_subscribe(id, params).await,
             "mining.authorize" => self.on_authorize(id, params).await,
             "mining.configure" => self.on_configure(id, params).await,
             "mining.extranonce.subscribe" => {
@@ -1002,13 +1018,22 @@ impl AggregatedMiner {
 
     /// `mining.subscribe`, answered by the proxy: the miner's share of the pool's
     /// extranonce space, then the difficulty and the newest job.
-    async fn on_subscribe(&mut self, id: Value) -> Result<(), End> {
+    /// `mining.subscribe`, in any of its forms: `[]`, `[agent]`, `[agent, null]`, `[agent,
+    /// session]`. The subscription id is the miner's extranonce1 in hex: a miner that
+    /// reconnects and names it gets the same extranonce1 back if no one holds it (its
+    /// work in progress stays valid), else a new one.
+    async fn on_subscribe(&mut self, id: Value, params: Value) -> Result<(), End> {
         if self.view.is_none() {
             let Some(view) = self.wait_for_pool().await else {
                 return self.link.reply(&id, error_reply(&id, 20, "no pool connection")).await;
             };
-            let index =
-                self.hub.indices.lock().unwrap_or_else(|p| p.into_inner()).take(view.index_limit());
+            let resumed = params.get(1).and_then(Value::as_str).and_then(|s| view.index_of(s));
+            let index = {
+                let mut indices = self.hub.indices.lock().unwrap_or_else(|p| p.into_inner());
+                resumed
+                    .and_then(|i| indices.take_again(i))
+                    .or_else(|| indices.take(view.index_limit()))
+            };
             let Some(index) = index else {
                 return self
                     .link
@@ -1025,7 +1050,7 @@ impl AggregatedMiner {
         };
         let en1 = hex::encode(view.miner_extranonce1(index));
         let size = session.extranonce2_size();
-        let subscription = format!("{:x}", index);
+        let subscription = en1.clone();
         let result = json!([
             [["mining.set_difficulty", subscription], ["mining.notify", subscription]],
             en1,

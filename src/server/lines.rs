@@ -24,9 +24,12 @@ pub struct LineReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
-    /// Reads lines of at most `max` bytes from `reader`.
+    /// Reads lines of at most `max` bytes from `reader`. The read buffer is a sixteenth
+    /// of that, 64 bytes to 8 KiB: a miner's lines are a few hundred bytes, and every
+    /// connection keeps its buffer (longer lines are gathered beside it).
     pub fn new(reader: R, max: usize) -> Self {
-        LineReader { reader: BufReader::new(reader), partial: Vec::new(), discarding: false, max }
+        let reader = BufReader::with_capacity((max / 16).clamp(64, 8192), reader);
+        LineReader { reader, partial: Vec::new(), discarding: false, max }
     }
 
     /// The next line; `None` at the end of the stream. Cancel-safe: what was read stays in

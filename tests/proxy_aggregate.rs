@@ -17,6 +17,7 @@ use num_bigint::BigUint;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;
 use sharecheck::server::ProxyConfig;
+use sharecheck::server::record::RecordConfig;
 use tokio::net::TcpListener;
 
 fn aggregate(c: &mut ProxyConfig) {
@@ -308,6 +309,58 @@ async fn a_miner_that_names_its_session_gets_its_extranonce_back() {
         let (_stranger, fresh) = subscribe(json!("not-a-session")).await;
         assert!(![&en1, &other, &taken].contains(&&fresh), "{fresh}");
         proxy.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_aggregated_session_replays_with_no_disagreement() {
+    within(60, async {
+        let job = TestJob::new("j1");
+        let (pool, received) = start_pool(Algorithm::Scrypt, &job, Answers::AtOnce).await;
+        let record_dir = std::env::temp_dir()
+            .join(format!("sharecheck-record-aggregated-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&record_dir);
+        let dir = record_dir.clone();
+        let proxy = RunningProxy::start(Algorithm::Scrypt, &[pool], move |c| {
+            aggregate(c);
+            c.record = Some(RecordConfig::new(&dir));
+        })
+        .await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
+        let (en1, _) = login(&mut miner, "rig1").await;
+        let zero = BigUint::from(0u8);
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let max = (BigUint::from(1u8) << 256usize) - 1u8;
+        let valid = mine_share(Algorithm::Scrypt, &job, &en1, "0001", &zero, &easy);
+        let low = mine_share(Algorithm::Scrypt, &job, &en1, "0002", &easy, &max);
+        let mut short = valid.clone();
+        short[2] = json!("01");
+        let mut sent = 0;
+        for (share, expected) in
+            [(&valid, None), (&valid, Some(22)), (&low, Some(23)), (&short, Some(20))]
+        {
+            let answer = miner.call("mining.submit", share.clone()).await;
+            assert_eq!(code(&answer), expected, "{answer}");
+            sent += 1;
+        }
+        assert_eq!(received.lock().unwrap().len(), 1);
+        drop(miner);
+        proxy.stop().await;
+
+        let files: Vec<_> =
+            std::fs::read_dir(&record_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(files.len(), 1, "one transcript per connection: {files:?}");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+            .args(["replay", "--algo", "scrypt", "--compare"])
+            .arg(&files[0])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("0 disagreements with the pool"), "{stderr}");
+        let verdicts = String::from_utf8_lossy(&out.stdout).lines().count();
+        assert_eq!(verdicts, sent, "one verdict per submit sent: {stderr}");
+        std::fs::remove_dir_all(&record_dir).unwrap();
     })
     .await;
 }

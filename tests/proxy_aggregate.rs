@@ -364,3 +364,94 @@ async fn a_recorded_aggregated_session_replays_with_no_disagreement() {
     })
     .await;
 }
+
+/// Reads the miner's lines until a call of `method`; `None` if none comes within `wait`.
+async fn next_call(miner: &mut TestMiner, method: &str, wait: Duration) -> Option<Value> {
+    tokio::time::timeout(wait, async {
+        loop {
+            let line = miner.lines.next_line().await.ok()??;
+            let m: Value = serde_json::from_str(&line).ok()?;
+            if m["method"] == method {
+                return Some(m);
+            }
+        }
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_pool_moves_the_miners_on_and_a_mute_one_is_not_failed_back_to() {
+    within(60, async {
+        let job = TestJob::new("j1");
+        let first = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
+        let first_down = first.down.clone();
+        let (first_addr, first_received) = start_pool_with(first).await;
+        let mut second = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
+        second.en1 = "5ec0d000".into();
+        let second_connections = second.connections.clone();
+        let (second_addr, second_received) = start_pool_with(second).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[first_addr, second_addr], |c| {
+            aggregate(c);
+            c.failback_interval = Duration::from_millis(200);
+            c.connect_timeout = Duration::from_millis(500);
+        })
+        .await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
+        assert_eq!(miner.call("mining.extranonce.subscribe", json!([])).await["result"], true);
+        let (en1, _) = login(&mut miner, "rig1").await;
+        assert!(en1.starts_with(EN1), "on the first pool: {en1}");
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let zero = BigUint::from(0u8);
+        let share = mine_share(Algorithm::Sha256d, &job, &en1, "0001", &zero, &easy);
+        assert_eq!(miner.call("mining.submit", share).await["result"], true);
+
+        // The first pool dies mid-session: the miner is moved to the second.
+        first_down.send_replace(true);
+        let moved = next_call(&mut miner, "mining.set_extranonce", Duration::from_secs(10))
+            .await
+            .expect("a new extranonce on the second pool");
+        let new_en1 = moved["params"][0].as_str().unwrap().to_string();
+        assert!(new_en1.starts_with("5ec0d000"), "{moved}");
+        miner.notified().await;
+        // Work on the old extranonce is refused and goes nowhere (both pools send a job
+        // "j1": it is hashed on the new extranonce and misses); new work goes to the second.
+        let old = mine_share(Algorithm::Sha256d, &job, &en1, "0002", &zero, &easy);
+        assert_ne!(miner.call("mining.submit", old).await["result"], true);
+        let new = mine_share(Algorithm::Sha256d, &job, &new_en1, "0003", &zero, &easy);
+        assert_eq!(miner.call("mining.submit", new).await["result"], true);
+
+        // Something comes back at the first pool's address that accepts connections and
+        // never answers: the proxy's handshake fails there, so nobody is moved.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(first_addr).unwrap();
+        let mute = socket.listen(16).unwrap();
+        let mute_accepts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = mute_accepts.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = mute.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(stream); // open, silent
+            }
+        });
+        let not_moved =
+            next_call(&mut miner, "mining.set_extranonce", Duration::from_secs(2)).await;
+        assert!(not_moved.is_none(), "moved to a pool that never answered: {not_moved:?}");
+        assert!(mute_accepts.load(Ordering::SeqCst) >= 1, "the proxy tried it");
+        assert_eq!(second_connections.load(Ordering::SeqCst), 1, "the second pool never left");
+        let again = mine_share(Algorithm::Sha256d, &job, &new_en1, "0004", &zero, &easy);
+        assert_eq!(miner.call("mining.submit", again).await["result"], true);
+
+        let en2s = |r: &Received| r.lock().unwrap().iter().map(|s| s.1.clone()).collect::<Vec<_>>();
+        assert_eq!(en2s(&first_received), [format!("{}0001", &en1[8..])]);
+        assert_eq!(
+            en2s(&second_received),
+            [format!("{}0003", &new_en1[8..]), format!("{}0004", &new_en1[8..])]
+        );
+        proxy.stop().await;
+    })
+    .await;
+}

@@ -32,7 +32,6 @@ use super::miner::{
 };
 use super::record::RecordWriter;
 use super::stats::{Stats, UpstreamAnswer};
-use super::upstream::any_reachable;
 use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from_params};
 use crate::stratum::{
     ConfigureResult, Message, Notify, SetExtranonce, Submit, SubscribeResult, parse_line,
@@ -266,18 +265,24 @@ enum Left {
     Stopped,
     /// The pool closed or failed; try again from the first.
     Lost,
-    /// A preferred pool is back, or the pool asked to reconnect.
+    /// The pool asked to reconnect, or gave a new extranonce.
     Switch,
+    /// A preferred pool is back: this connection to it has completed its handshake.
+    SwitchTo(Box<Connected>),
 }
 
 impl HubTask {
     async fn run(mut self) {
         let mut backoff = Duration::from_millis(250);
         let config = self.config.clone();
+        let mut ready: Option<Connected> = None;
         loop {
-            let connected = tokio::select! {
-                c = connect_any(&config) => c,
-                stopped = self.refuse_while_down() => { if stopped { return; } continue; }
+            let connected = match ready.take() {
+                Some(connected) => Some(connected),
+                None => tokio::select! {
+                    c = connect_any(&config, config.upstreams.len()) => c,
+                    stopped = self.refuse_while_down() => { if stopped { return; } continue; }
+                },
             };
             let Some(connected) = connected else {
                 tracing::warn!(?backoff, "no pool reachable: trying again");
@@ -293,8 +298,14 @@ impl HubTask {
             let left = self.serve_pool(connected).await;
             self.stats.pool_connection(rank, false);
             self.pool.send_replace(None);
-            if matches!(left, Left::Stopped) {
-                return;
+            match left {
+                Left::Stopped => return,
+                Left::SwitchTo(connected) => {
+                    // Straight to the preferred pool, already shaken hands with.
+                    ready = Some(*connected);
+                    continue;
+                }
+                Left::Lost | Left::Switch => {}
             }
             if since.elapsed() >= Duration::from_secs(30) {
                 backoff = Duration::from_millis(250);
@@ -365,8 +376,8 @@ impl HubTask {
         }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut next_probe = Instant::now() + self.config.failback_interval;
-        let mut probe: Option<tokio::task::JoinHandle<bool>> = None;
-        let mut switching: Option<Instant> = None;
+        let mut probe: Option<tokio::task::JoinHandle<Option<Connected>>> = None;
+        let mut switching: Option<(Instant, Box<Connected>)> = None;
         loop {
             tokio::select! {
                 line = lines.next() => match line {
@@ -390,22 +401,24 @@ impl HubTask {
                 }
                 _ = tick.tick() => {
                     pool.answer_overdue(self.config.upstream_timeout, &self.stats);
-                    if let Some(since) = switching {
+                    if let Some((since, _)) = &switching {
                         let waiting = pool.sent.values().any(|s| matches!(s, Sent::Submit { .. }));
                         if !waiting || since.elapsed() >= SWITCH_GRACE {
-                            return self.leave(pool, Left::Switch);
+                            let (_, connected) = switching.take().expect("switching");
+                            return self.leave(pool, Left::SwitchTo(connected));
                         }
                     } else if pool.view.rank > 0 {
                         if let Some(p) = probe.take_if(|p| p.is_finished())
-                            && p.await.unwrap_or(false)
+                            && let Ok(Some(connected)) = p.await
                         {
+                            // Only a pool that completed its handshake (subscribed, first
+                            // job in) is worth moving every miner for.
                             tracing::info!("preferred pool is back: switching");
-                            switching = Some(Instant::now());
+                            switching = Some((Instant::now(), Box::new(connected)));
                         } else if probe.is_none() && Instant::now() >= next_probe {
                             next_probe = Instant::now() + self.config.failback_interval;
-                            let preferred = self.config.upstreams[..pool.view.rank].to_vec();
-                            let timeout = self.config.connect_timeout;
-                            probe = Some(tokio::spawn(async move { any_reachable(&preferred, timeout).await }));
+                            let (config, rank) = (self.config.clone(), pool.view.rank);
+                            probe = Some(tokio::spawn(async move { connect_any(&config, rank).await }));
                         }
                     }
                 }
@@ -651,10 +664,11 @@ impl PoolState {
     }
 }
 
-/// Connects to the first pool, in priority order, that accepts and completes the
-/// handshake (its extranonce leaving the miners at least 2 bytes). `None` if none does.
-async fn connect_any(config: &ProxyConfig) -> Option<Connected> {
-    for (rank, url) in config.upstreams.iter().enumerate() {
+/// Connects to the first pool, in priority order and ranked before `before`, that accepts
+/// and completes the handshake (its extranonce leaving the miners at least 2 bytes).
+/// `None` if none does.
+async fn connect_any(config: &ProxyConfig, before: usize) -> Option<Connected> {
+    for (rank, url) in config.upstreams.iter().enumerate().take(before) {
         let connect = TcpStream::connect((url.host.as_str(), url.port));
         let stream = match tokio::time::timeout(config.connect_timeout, connect).await {
             Ok(Ok(stream)) => stream,

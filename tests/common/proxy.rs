@@ -70,6 +70,8 @@ pub struct PoolSpec {
     pub log2_easy: u32,
     /// Connections it accepted.
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// Set to `true`: the pool goes down (stops listening, closes every connection).
+    pub down: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl PoolSpec {
@@ -82,22 +84,34 @@ impl PoolSpec {
             en2_size: 4,
             log2_easy: LOG2_EASY,
             connections: Arc::default(),
+            down: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }
 
 /// A pool that hands out one job and judges submits with the independent builder.
 pub async fn test_pool(listener: TcpListener, spec: PoolSpec, received: Received) {
+    let mut down = spec.down.subscribe();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { return };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = down.wait_for(|d| *d) => return,
+        };
+        let Ok((stream, _)) = accepted else { return };
         spec.connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (spec, received) = (spec.clone(), received.clone());
         tokio::spawn(async move {
-            let PoolSpec { algorithm, job, answers, en1, en2_size, log2_easy, .. } = spec;
+            let PoolSpec { algorithm, job, answers, en1, en2_size, log2_easy, down, .. } = spec;
+            let mut down = down.subscribe();
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
             let target = target_for_easier_difficulty(log2_easy);
-            while let Ok(Some(line)) = lines.next_line().await {
+            loop {
+                let line = tokio::select! {
+                    line = lines.next_line() => line,
+                    _ = down.wait_for(|d| *d) => return,
+                };
+                let Ok(Some(line)) = line else { return };
                 let m: Value = serde_json::from_str(&line).expect("the proxy sends JSON");
                 let id = m["id"].clone();
                 let reply = match m["method"].as_str().unwrap_or_default() {

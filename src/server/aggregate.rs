@@ -251,6 +251,8 @@ struct Connected {
     view: PoolView,
     /// Lines the pool sent during the handshake (its first difficulty and jobs).
     early: Vec<String>,
+    /// Whether a job came in during the handshake.
+    has_job: bool,
 }
 
 /// A request the hub sent upstream.
@@ -347,7 +349,7 @@ impl HubTask {
 
     /// Serves one pool connection until it ends.
     async fn serve_pool(&mut self, connected: Connected) -> Left {
-        let Connected { mut lines, mut write, mut view, early } = connected;
+        let Connected { mut lines, mut write, mut view, early, .. } = connected;
         self.generation += 1;
         view.generation = self.generation;
         tracing::info!(upstream = %self.config.upstreams[view.rank], generation = view.generation,
@@ -376,27 +378,27 @@ impl HubTask {
         }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut next_probe = Instant::now() + self.config.failback_interval;
-        let mut probe: Option<tokio::task::JoinHandle<Option<Connected>>> = None;
+        let mut probe: Option<AbortOnDrop<Option<Connected>>> = None;
         let mut switching: Option<(Instant, Box<Connected>)> = None;
-        loop {
+        let left = loop {
             tokio::select! {
                 line = lines.next() => match line {
                     Ok(Some(Line::Text(text))) => {
                         if let Some(left) = self.on_pool_line(&mut pool, &text) {
-                            return self.leave(pool, left);
+                            break left;
                         }
                     }
                     Ok(Some(bad)) => tracing::warn!(?bad, "upstream line skipped"),
                     Ok(None) | Err(_) => {
                         tracing::warn!("pool connection lost");
-                        return self.leave(pool, Left::Lost);
+                        break Left::Lost;
                     }
                 },
                 request = self.requests.recv() => {
-                    let Some(request) = request else { return self.leave(pool, Left::Stopped) };
+                    let Some(request) = request else { break Left::Stopped };
                     if pool.on_request(&mut write, request, &self.stats).await.is_err() {
                         tracing::warn!("pool connection lost (write)");
-                        return self.leave(pool, Left::Lost);
+                        break Left::Lost;
                     }
                 }
                 _ = tick.tick() => {
@@ -404,26 +406,34 @@ impl HubTask {
                     if let Some((since, _)) = &switching {
                         let waiting = pool.sent.values().any(|s| matches!(s, Sent::Submit { .. }));
                         if !waiting || since.elapsed() >= SWITCH_GRACE {
-                            let (_, connected) = switching.take().expect("switching");
-                            return self.leave(pool, Left::SwitchTo(connected));
+                            break Left::Switch;
                         }
                     } else if pool.view.rank > 0 {
-                        if let Some(p) = probe.take_if(|p| p.is_finished())
-                            && let Ok(Some(connected)) = p.await
+                        if let Some(p) = probe.take_if(|p| p.0.is_finished())
+                            && let Ok(Some(connected)) = p.join().await
                         {
-                            // Only a pool that completed its handshake (subscribed, first
-                            // job in) is worth moving every miner for.
                             tracing::info!("preferred pool is back: switching");
                             switching = Some((Instant::now(), Box::new(connected)));
                         } else if probe.is_none() && Instant::now() >= next_probe {
                             next_probe = Instant::now() + self.config.failback_interval;
+                            // Only a pool that completes its handshake (subscribed, first job
+                            // in) is worth moving every miner for.
                             let (config, rank) = (self.config.clone(), pool.view.rank);
-                            probe = Some(tokio::spawn(async move { connect_any(&config, rank).await }));
+                            let task = async move { connect_any_ready(&config, rank).await };
+                            probe = Some(AbortOnDrop(tokio::spawn(task)));
                         }
                     }
                 }
             }
-        }
+        };
+        // A preferred pool already shaken hands with is where the miners go next, however
+        // this connection ended (unless the proxy stops).
+        let left = match (left, switching) {
+            (Left::Stopped, _) => Left::Stopped,
+            (_, Some((_, connected))) => Left::SwitchTo(connected),
+            (left, None) => left,
+        };
+        self.leave(pool, left)
     }
 
     /// Ends a pool connection: shares awaiting its answers get the local verdict.
@@ -664,6 +674,33 @@ impl PoolState {
     }
 }
 
+/// A task aborted when its handle is dropped (a fail-back probe outlives no connection).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn join(mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Like [`connect_any`], but only a pool whose first job came in during the handshake.
+async fn connect_any_ready(config: &ProxyConfig, before: usize) -> Option<Connected> {
+    let connected = connect_any(config, before).await?;
+    if connected.has_job {
+        Some(connected)
+    } else {
+        tracing::warn!(upstream = %config.upstreams[connected.view.rank],
+            "preferred pool sent no job in time: staying");
+        None
+    }
+}
+
 /// Connects to the first pool, in priority order and ranked before `before`, that accepts
 /// and completes the handshake (its extranonce leaving the miners at least 2 bytes).
 /// `None` if none does.
@@ -775,7 +812,7 @@ async fn handshake(
         index_bytes,
         version_mask: mask.flatten(),
     };
-    Ok(Connected { lines, write, view, early })
+    Ok(Connected { lines, write, view, early, has_job })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -792,11 +829,10 @@ enum Kind {
     Authorize {
         worker: String,
     },
-    /// `relay`: the pool's answer is the miner's (at the pool's difficulty); otherwise the
-    /// miner already has its answer.
+    /// A share at the pool's difficulty: the pool's answer is the miner's (the local
+    /// verdict if it has none in time).
     Submit {
         verdict: Verdict,
-        relay: bool,
     },
 }
 
@@ -981,7 +1017,7 @@ impl AggregatedMiner {
     }
 
     fn awaits_submits(&self) -> bool {
-        self.awaited.values().any(|a| matches!(a.kind, Kind::Submit { relay: true, .. }))
+        self.awaited.values().any(|a| matches!(a.kind, Kind::Submit { .. }))
     }
 
     async fn on_line(&mut self, line: Line) -> Result<(), End> {
@@ -1260,31 +1296,24 @@ impl AggregatedMiner {
         let generation = view.generation;
         let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default().to_string();
         // At the pool's difficulty the pool's answer is the miner's; at the miner's own,
-        // the miner has its answer now and the share goes on only if it meets the pool's.
+        // the miner gets its answer here and the share goes on only if it meets the pool's.
         let at_pool_difficulty = self.difficulty.is_pools();
         let forward = at_pool_difficulty || verdict.block.is_some();
-        if !at_pool_difficulty {
-            self.link.reply(&id, verdict.stratum_reply(&id)).await?;
-            self.retarget(Some(Instant::now())).await?;
-        }
         let local_reply = verdict.stratum_reply(&id);
         let is_block = verdict.block.is_some();
-        let kind = Kind::Submit { verdict, relay: at_pool_difficulty };
-        let token = match self.await_hub(&id, kind) {
-            Some(token) => token,
-            None => {
+        let token = if at_pool_difficulty {
+            let kind = Kind::Submit { verdict };
+            match self.await_hub(&id, kind) {
+                Some(token) => Some(token),
                 // Past the limit of requests in flight: the local verdict now, and only a
                 // block still goes to the pool (its answer is not awaited).
-                if at_pool_difficulty {
-                    self.link.reply(&id, local_reply).await?;
-                }
-                if !is_block {
-                    return Ok(());
-                }
-                0 // no token: the pool's answer is not awaited
+                None if is_block => None,
+                None => return self.link.reply(&id, local_reply).await,
             }
+        } else {
+            None // the pool's answer is counted by the hub, not awaited here
         };
-        let reply = Reply { to: self.answers_tx.clone(), token };
+        let reply = Reply { to: self.answers_tx.clone(), token: token.unwrap_or(0) };
         let request = HubRequest::Submit {
             generation,
             job_id,
@@ -1294,7 +1323,15 @@ impl AggregatedMiner {
             params: upstream_params,
             reply,
         };
+        // On its way to the pool before the miner is written to: a slow or gone miner
+        // never holds back a block.
         let _ = self.hub.requests.send(request).await;
+        if token.is_none() {
+            self.link.reply(&id, local_reply).await?;
+        }
+        if !at_pool_difficulty {
+            self.retarget(Some(Instant::now())).await?;
+        }
         Ok(())
     }
 
@@ -1324,10 +1361,7 @@ impl AggregatedMiner {
         }
         let token = self.next_token;
         self.next_token += 1;
-        let relay = !matches!(kind, Kind::Submit { relay: false, .. });
-        if relay {
-            self.link.owe(miner_id, token);
-        }
+        self.link.owe(miner_id, token);
         self.awaited
             .insert(token, Awaited { miner_id: miner_id.clone(), sent: Instant::now(), kind });
         Some(token)
@@ -1361,7 +1395,6 @@ impl AggregatedMiner {
                     .settle(&id, answer.token, error_reply(&id, 20, "no pool connection"))
                     .await
             }
-            (Kind::Submit { relay: false, .. }, _) => Ok(()),
             (Kind::Submit { .. }, Answer::Pool { result, error }) => {
                 let reply = json!({"id": id, "result": result, "error": error});
                 self.link.settle(&id, answer.token, reply).await
@@ -1385,8 +1418,7 @@ impl AggregatedMiner {
     async fn answer_locally(&mut self, token: u64, awaited: Awaited) -> Result<(), End> {
         let id = awaited.miner_id;
         let reply = match awaited.kind {
-            Kind::Submit { relay: false, .. } => return Ok(()),
-            Kind::Submit { verdict, .. } => verdict.stratum_reply(&id),
+            Kind::Submit { verdict } => verdict.stratum_reply(&id),
             Kind::Authorize { .. } => error_reply(&id, 20, "no answer from the pool"),
         };
         self.link.settle(&id, token, reply).await

@@ -1,32 +1,34 @@
 //! Share checks in batches under load (aggregated mode). For scrypt every miner task
 //! hands its share to one checking thread, which takes whatever has queued up since its
 //! last round and checks it with [`Validator::check_batch`] (hashed 8 lanes at a time, the
-//! work spread over the cores). A share that arrives alone is checked at once, alone:
-//! batching adds no wait when the proxy is idle.
+//! round split over the cores in whole lane groups). A share that arrives alone is checked
+//! at once, alone: batching adds no wait when the proxy is idle.
 //!
 //! SHA-256d shares are checked on the miner's own task, one at a time, in parallel on the
 //! runtime's threads: a check takes a few microseconds, less than handing it to another
 //! thread, and through the proxy batching measured a quarter slower (`examples/proxy_load`,
 //! medians of 3: 42 k against 58 k shares/s).
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::chain::Algorithm;
 use crate::stratum::Submit;
-use crate::validate::{Session, Validator, Verdict};
+use crate::validate::{Reason, Session, Validator, Verdict};
 
 /// Shares queued for the checking thread, at most; past it a share is checked on the
 /// miner's task (the proxy is overloaded: no queue would help).
 const QUEUED: usize = 4096;
 /// Shares checked in one round, at most (a round answers nobody until it is done).
 const MAX_BATCH: usize = 512;
-/// Under load (the last round had company), a round waits for this many shares…
-const GATHER_SHARES: usize = 16;
-/// …or this long, whichever comes first: scrypt lanes are filled instead of padded.
+/// Under load, how long a round waits for the miners of the last one to come back.
 const GATHER_WAIT: Duration = Duration::from_micros(500);
+/// Shares hashed side by side by the widest scrypt kernel (AVX2, 8 lanes).
+const LANES: usize = 8;
 
 /// A share to check. The miner's session travels with it and comes back with the verdict:
 /// the miner task waits for the verdict before it reads its next line anyway.
@@ -88,23 +90,21 @@ impl Checker {
 /// The checking thread: one round per wake-up, as many shares as have queued.
 fn check_rounds(queue: mpsc::Receiver<CheckRequest>) {
     let mut round: Vec<CheckRequest> = Vec::with_capacity(MAX_BATCH);
-    let mut loaded = false;
+    // Shares in the last round: under load its miners come back one by one as their
+    // answers reach them, and the next round waits for them briefly (lanes filled rather
+    // than padded). After a share that came alone, nothing is waited for.
+    let mut last_round = 1;
     while let Ok(first) = queue.recv() {
         round.push(first);
         round.extend(queue.try_iter().take(MAX_BATCH - 1));
-        if loaded {
-            let deadline = Instant::now() + GATHER_WAIT;
-            while round.len() < GATHER_SHARES {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match queue.recv_timeout(left) {
-                    Ok(next) => round.push(next),
-                    Err(_) => break,
-                }
+        let deadline = Instant::now() + GATHER_WAIT;
+        while round.len() < last_round {
+            match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(next) => round.push(next),
+                Err(_) => break,
             }
-            round.extend(queue.try_iter().take(MAX_BATCH - round.len()));
         }
-        // A share that came alone means the proxy is idle: the next one is not held.
-        loaded = round.len() > 1;
+        last_round = round.len();
         // Usually one validator (one pool connection); during a pool switch, two.
         while !round.is_empty() {
             let validator = round[0].validator.clone();
@@ -116,18 +116,41 @@ fn check_rounds(queue: mpsc::Receiver<CheckRequest>) {
     }
 }
 
+/// Checks one validator's shares and sends each its verdict with its session.
 fn check_group(validator: &Validator, group: Vec<CheckRequest>) {
-    if let [_] = group.as_slice() {
-        let r = group.into_iter().next().expect("one request");
-        let verdict = r.validator.check(&r.session, &r.submit);
-        let _ = r.reply.send((r.session, verdict));
-        return;
-    }
-    let shares: Vec<(&Session, &Submit)> = group.iter().map(|r| (&r.session, &r.submit)).collect();
-    let verdicts = validator.check_batch(&shares);
-    drop(shares);
+    let verdicts = {
+        let shares: Vec<(&Session, &Submit)> =
+            group.iter().map(|r| (&r.session, &r.submit)).collect();
+        let checked =
+            std::panic::catch_unwind(AssertUnwindSafe(|| check_spread(validator, &shares)));
+        // A panic is a bug, never bad input; the sessions still go back, and each share is
+        // checked alone to find the one that cannot be.
+        checked.unwrap_or_else(|_| {
+            tracing::error!("a batch check panicked: checking its shares one by one");
+            shares
+                .iter()
+                .map(|(session, submit)| {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| validator.check(session, submit)))
+                        .unwrap_or_else(|_| Verdict::rejected(Reason::Malformed))
+                })
+                .collect()
+        })
+    };
     for (r, verdict) in group.into_iter().zip(verdicts) {
         // A miner that disconnected meanwhile no longer wants its answer.
         let _ = r.reply.send((r.session, verdict));
     }
+}
+
+/// The round's shares spread over the cores in whole lane groups (`check_batch` keeps
+/// up to 32 shares on one thread), in order.
+fn check_spread(validator: &Validator, shares: &[(&Session, &Submit)]) -> Vec<Verdict> {
+    if let [(session, submit)] = shares {
+        return vec![validator.check(session, submit)];
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let per_thread = shares.len().div_ceil(threads).next_multiple_of(LANES);
+    let parts: Vec<Vec<Verdict>> =
+        shares.par_chunks(per_thread).map(|part| validator.check_batch(part)).collect();
+    parts.into_iter().flatten().collect()
 }

@@ -336,18 +336,19 @@ impl Relay {
             let kind = Kind::Submit { worker, verdict, relay: true };
             return self.forward(upstream, id, kind, "mining.submit", params).await;
         }
-        // At the miner's own difficulty the miner has its answer now; the share goes on
-        // only if it meets the pool's target for its job (a block always does).
-        self.link.reply(&id, verdict.stratum_reply(&id)).await?;
-        self.retarget(Some(Instant::now())).await?;
+        // At the miner's own difficulty the proxy answers; the share goes on only if it
+        // meets the pool's target for its job (a block always does), and before the miner
+        // is written to, so a slow or gone miner never holds it back.
+        let reply = verdict.stratum_reply(&id);
         let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default();
         let meets_pool =
             verdict.pow_hash.is_some_and(|h| self.pool_targets.for_job(job_id).is_met_by(&h.0));
-        if verdict.block.is_none() && !meets_pool {
-            return Ok(());
+        if verdict.block.is_some() || meets_pool {
+            let kind = Kind::Submit { worker, verdict, relay: false };
+            self.forward(upstream, id.clone(), kind, "mining.submit", params).await?;
         }
-        let kind = Kind::Submit { worker, verdict, relay: false };
-        self.forward(upstream, id, kind, "mining.submit", params).await
+        self.link.reply(&id, reply).await?;
+        self.retarget(Some(Instant::now())).await
     }
 
     /// Vardiff: a new difficulty for the miner when its share rate calls for one
@@ -399,15 +400,17 @@ impl Relay {
     ) -> Result<(), End> {
         if self.awaited.len() >= MAX_AWAITED {
             let reply = match &kind {
-                // Answered already; a block still goes, unawaited.
-                Kind::Submit { relay: false, verdict, .. } => {
-                    if verdict.block.is_none() {
-                        return Ok(());
-                    }
+                // Still sent, its answer not awaited: a share the proxy answers itself, and
+                // a block whatever the difficulty.
+                Kind::Submit { relay, verdict, worker } if !relay || verdict.block.is_some() => {
+                    self.stats.forwarded(worker);
                     let id = self.next_id;
                     self.next_id += 1;
-                    let message = json!({"id": id, "method": method, "params": params});
-                    return send(upstream, &message).await;
+                    send(upstream, &json!({"id": id, "method": method, "params": params})).await?;
+                    if !relay {
+                        return Ok(());
+                    }
+                    verdict.stratum_reply(&miner_id)
                 }
                 Kind::Submit { verdict, .. } => verdict.stratum_reply(&miner_id),
                 _ => error_reply(&miner_id, 20, "too many requests in flight"),

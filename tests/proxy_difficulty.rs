@@ -119,34 +119,35 @@ async fn vardiff_raises_a_fast_miner_aggregated() {
     vardiff_raises_a_fast_miner(true).await;
 }
 
-/// A miner that suggests 2^-24 and then sends 16 shares at once, aiming at 1 share a
-/// minute: raised by the largest step (16×, to about 2^-20), never above the pool's 2^-18.
+/// A scrypt miner that suggests difficulty 2^-8 after it has logged in (as ESP-Miner does),
+/// then sends 16 shares at once, aiming at 1 share a minute: it starts at the pool's
+/// 2^-2, moves to its suggestion, and is then raised by the largest step (16×), never above
+/// the pool's. Only shares that meet the pool's target reach the pool.
 async fn vardiff_raises_a_fast_miner(aggregate: bool) {
     within(60, async {
+        let algorithm = Algorithm::Scrypt;
         let job = TestJob::new("j1");
-        let mut spec = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
+        let mut spec = PoolSpec::new(algorithm, &job, Answers::AtOnce);
         spec.log2_easy = 18;
+        let pool_difficulty = difficulty_for(algorithm, 18);
         let (pool, received) = start_pool_with(spec).await;
         let configure = |c: &mut ProxyConfig| {
             c.aggregate = aggregate;
             c.downstream_difficulty = DownstreamDifficulty::Vardiff { shares_per_minute: 1.0 };
         };
-        let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], configure).await;
+        let proxy = RunningProxy::start(algorithm, &[pool], configure).await;
         let mut miner = TestMiner::connect(proxy.addr).await;
-        let suggested = difficulty(Algorithm::Sha256d);
-        miner
-            .send_line(
-                &json!({"id": 99, "method": "mining.suggest_difficulty", "params": [suggested]})
-                    .to_string(),
-            )
-            .await;
-        let subscribed = miner.call("mining.subscribe", json!(["cpuminer/2.5.1"])).await;
+        let subscribed = miner.call("mining.subscribe", json!(["esp-miner/2.4.0"])).await;
         let en1 = subscribed["result"][1].as_str().unwrap().to_string();
         let width = 2 * subscribed["result"][2].as_u64().unwrap() as usize;
+        assert_eq!(next_difficulty(&mut miner).await, pool_difficulty, "no suggestion yet");
+        assert_eq!(miner.call("mining.authorize", json!(["rig1", "x"])).await["result"], true);
+        let suggested = difficulty(algorithm);
+        let answer = miner.call("mining.suggest_difficulty", json!([suggested])).await;
+        assert_eq!(answer["result"], true, "{answer}");
         let start = next_difficulty(&mut miner).await;
         // The suggestion, rounded down to three significant digits for firmware.
         assert!(start <= suggested && start > suggested * 0.99, "{start}");
-        assert_eq!(miner.call("mining.authorize", json!(["rig1", "x"])).await["result"], true);
 
         let zero = BigUint::from(0u8);
         let easy = target_for_easier_difficulty(LOG2_EASY);
@@ -154,18 +155,17 @@ async fn vardiff_raises_a_fast_miner(aggregate: bool) {
         let mut to_pool = 0;
         for i in 0..16u32 {
             let en2 = format!("{:0width$x}", i + 1);
-            let share = mine_share(Algorithm::Sha256d, &job, &en1, &en2, &zero, &easy);
+            let share = mine_share(algorithm, &job, &en1, &en2, &zero, &easy);
             let answer = miner.call("mining.submit", share.clone()).await;
             assert_eq!(answer["result"], true, "{answer}");
-            let header = job.header(&en1, &en2, job.ntime, 0, job.version);
-            let mut header = header;
+            let mut header = job.header(&en1, &en2, job.ntime, 0, job.version);
             let nonce = u32::from_str_radix(share[4].as_str().unwrap(), 16).unwrap();
             header[76..].copy_from_slice(&nonce.to_le_bytes());
-            to_pool += usize::from(pow(Algorithm::Sha256d, &header) <= pool_target);
+            to_pool += usize::from(pow(algorithm, &header) <= pool_target);
         }
         let raised = next_difficulty(&mut miner).await;
         assert!(raised > 15.0 * start && raised <= 16.0 * start, "{raised} after {start}");
-        assert!(raised <= difficulty_for(Algorithm::Sha256d, 18));
+        assert!(raised <= pool_difficulty);
         // Only the shares that met the pool's target went on.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(received.lock().unwrap().len(), to_pool);

@@ -1049,10 +1049,16 @@ impl AggregatedMiner {
                 self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
             }
             "mining.suggest_difficulty" => {
-                if let Some(d) = params.get(0).and_then(Value::as_f64) {
-                    self.difficulty.suggest(d);
+                let pool = self.pool_difficulty();
+                let restart = params
+                    .get(0)
+                    .and_then(Value::as_f64)
+                    .and_then(|d| self.difficulty.suggest(d, pool, Instant::now()));
+                self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await?;
+                match restart {
+                    Some(d) => self.set_miner_difficulty(d).await,
+                    None => Ok(()),
                 }
-                self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
             }
             "client.get_version" => {
                 let version = concat!("sharecheck/", env!("CARGO_PKG_VERSION"));
@@ -1461,18 +1467,26 @@ impl AggregatedMiner {
     /// Vardiff: a new difficulty when the miner's share rate calls for it (`share`: an
     /// accepted share just now).
     async fn retarget(&mut self, share: Option<Instant>) -> Result<(), End> {
-        let (Some(view), Some(session)) = (&self.view, &mut self.session) else {
+        if self.session.is_none() {
             return Ok(());
-        };
-        let upstream = self
-            .hub
-            .latest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .difficulty
-            .map_or(1.0, |(d, _)| d);
-        let Some(next) = self.difficulty.retarget(share, upstream) else { return Ok(()) };
-        if let Err(e) = view.validator.set_difficulty(session, next) {
+        }
+        let upstream = self.pool_difficulty();
+        match self.difficulty.retarget(share, upstream) {
+            Some(next) => self.set_miner_difficulty(next).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The pool's difficulty now (1 until it sets one).
+    fn pool_difficulty(&self) -> f64 {
+        let latest = self.hub.latest.lock().unwrap_or_else(|p| p.into_inner());
+        latest.difficulty.map_or(1.0, |(d, _)| d)
+    }
+
+    /// Puts a subscribed miner at difficulty `d` (checked from now on) and tells it.
+    async fn set_miner_difficulty(&mut self, d: f64) -> Result<(), End> {
+        let (Some(view), Some(session)) = (&self.view, &mut self.session) else { return Ok(()) };
+        if let Err(e) = view.validator.set_difficulty(session, d) {
             tracing::warn!(error = %e, "difficulty refused");
             return Ok(());
         }

@@ -121,11 +121,20 @@ impl MinerDifficulty {
         self.setting == DownstreamDifficulty::Upstream
     }
 
-    /// The miner's `mining.suggest_difficulty` (ignored unless finite and positive).
-    pub fn suggest(&mut self, difficulty: f64) {
-        if difficulty.is_finite() && difficulty > 0.0 {
-            self.suggested = Some(difficulty);
+    /// The miner's `mining.suggest_difficulty` (ignored unless finite and positive; raised
+    /// to [`VARDIFF_MIN`]). Under vardiff it is where the miner starts, or, once started,
+    /// where it starts over: the new difficulty (capped at the pool's, `pool`), if it
+    /// changed.
+    pub fn suggest(&mut self, difficulty: f64, pool: f64, now: Instant) -> Option<f64> {
+        if !difficulty.is_finite() || difficulty <= 0.0 {
+            return None;
         }
+        self.suggested = Some(difficulty.max(VARDIFF_MIN));
+        let v = self.vardiff.as_mut()?;
+        let start = nice_difficulty(difficulty.max(VARDIFF_MIN).min(pool));
+        let changed = start != v.difficulty();
+        v.reset(start, now);
+        changed.then_some(start)
     }
 
     /// The difficulty of a new session while the pool's is `pool` (vardiff starts over,

@@ -285,13 +285,21 @@ impl Relay {
                 // At a downstream difficulty the suggestion is the proxy's to take (the
                 // start for vardiff), not the pool's.
                 "mining.suggest_difficulty" if !self.difficulty.is_pools() => {
-                    if let Some(d) = params.get(0).and_then(Value::as_f64) {
-                        self.difficulty.suggest(d);
+                    let (pool, now) = (self.pool_difficulty, Instant::now());
+                    let restart = params
+                        .get(0)
+                        .and_then(Value::as_f64)
+                        .and_then(|d| self.difficulty.suggest(d, pool, now));
+                    if !id.is_null() {
+                        let reply = json!({"id": id, "result": true, "error": null});
+                        self.link.reply(&id, reply).await?;
                     }
-                    if id.is_null() {
-                        return Ok(());
+                    match restart {
+                        Some(d) if self.session.is_subscribed() => {
+                            self.set_miner_difficulty(d).await
+                        }
+                        _ => Ok(()),
                     }
-                    self.link.reply(&id, json!({"id": id, "result": true, "error": null})).await
                 }
                 _ if id.is_null() => {
                     send(upstream, &json!({"id": null, "method": method, "params": params})).await
@@ -476,16 +484,33 @@ impl Relay {
                 };
                 let ok = error.is_null() && !result.is_null() && result != Value::Bool(false);
                 match awaited.kind {
-                    Kind::Subscribe if ok => match SubscribeResult::from_result(&result) {
-                        Ok(s) => {
-                            if let Err(e) =
-                                self.session.set_extranonce(s.extranonce1, s.extranonce2_size)
-                            {
-                                tracing::warn!(error = %e, "upstream extranonce refused");
+                    Kind::Subscribe if ok => {
+                        match SubscribeResult::from_result(&result) {
+                            Ok(s) => {
+                                if let Err(e) =
+                                    self.session.set_extranonce(s.extranonce1, s.extranonce2_size)
+                                {
+                                    tracing::warn!(error = %e, "upstream extranonce refused");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "upstream subscribe result refused")
                             }
                         }
-                        Err(e) => tracing::warn!(error = %e, "upstream subscribe result refused"),
-                    },
+                        // The miner's own difficulty from the start, even if the pool never
+                        // sets one (after the subscribe answer, as a pool sends it).
+                        if !self.difficulty.is_pools() {
+                            let relayed =
+                                json!({"id": awaited.miner_id, "result": result, "error": error});
+                            self.link.settle(&awaited.miner_id, up_id, relayed).await?;
+                            let mine =
+                                self.difficulty.on_pool(self.pool_difficulty, Instant::now());
+                            if mine != self.session.difficulty() {
+                                self.set_miner_difficulty(mine).await?;
+                            }
+                            return Ok(None);
+                        }
+                    }
                     Kind::Configure if ok => {
                         if let Ok(c) = ConfigureResult::from_result(&result) {
                             self.session.set_version_mask(c.version_mask);

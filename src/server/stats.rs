@@ -284,21 +284,20 @@ impl Stats {
             UpstreamAnswer::Rejected(error) => {
                 w.upstream_rejected += 1;
                 let key = upstream_error_key(error);
+                // A new error past the named slots goes to the catch-all (the last slot).
+                let known = w.upstream_errors.iter().any(|(k, _)| *k == key);
+                let named = w.upstream_errors.iter().filter(|(k, _)| k != OTHER_ERRORS).count();
+                let key = if known || named < MAX_UPSTREAM_ERRORS - 1 {
+                    key
+                } else {
+                    OTHER_ERRORS.to_string()
+                };
                 let at = match w.upstream_errors.iter().position(|(k, _)| *k == key) {
                     Some(at) => at,
-                    None if w.upstream_errors.len() < MAX_UPSTREAM_ERRORS => {
+                    None => {
                         w.upstream_errors.push((key, 0));
                         w.upstream_errors.len() - 1
                     }
-                    None => match w.upstream_errors.iter().position(|(k, _)| k == OTHER_ERRORS) {
-                        Some(at) => at,
-                        None => {
-                            // The last slot becomes the catch-all.
-                            let last = w.upstream_errors.len() - 1;
-                            w.upstream_errors[last].0 = OTHER_ERRORS.to_string();
-                            last
-                        }
-                    },
                 };
                 w.upstream_errors[at].1 += 1;
             }
@@ -509,8 +508,11 @@ mod tests {
         let rig = &stats.workers()[0];
         assert_eq!(rig.upstream_errors.len(), MAX_UPSTREAM_ERRORS);
         assert_eq!(rig.upstream_errors.values().sum::<u64>(), 103);
-        // Jobs 0 to 4 keep their keys; job 5's slot becomes the catch-all for 5 to 99.
+        // Jobs 0 to 4 keep their keys; 5 to 99 are summed under the catch-all.
         assert_eq!(rig.upstream_errors[OTHER_ERRORS], 95);
+        // A known error is still counted under its own key once the table is full.
+        stats.upstream_answer("rig", UpstreamAnswer::Rejected(&low));
+        assert_eq!(stats.workers()[0].upstream_errors["23 Low difficulty share"], 3);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use sharecheck::Algorithm;
 use sharecheck::server::ProxyConfig;
 use sharecheck::server::record::RecordConfig;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 fn aggregate(c: &mut ProxyConfig) {
@@ -279,7 +280,7 @@ async fn failover_keeps_extranonce_subscribers_and_reconnects_the_others() {
 async fn a_miner_that_names_its_session_gets_its_extranonce_back() {
     within(30, async {
         let job = TestJob::new("j1");
-        let (pool, _) = start_pool(Algorithm::Sha256d, &job, Answers::AtOnce).await;
+        let (pool, received) = start_pool(Algorithm::Sha256d, &job, Answers::AtOnce).await;
         let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], aggregate).await;
         let subscribe = |session: Value| async move {
             let mut miner = TestMiner::connect(proxy.addr).await;
@@ -295,7 +296,7 @@ async fn a_miner_that_names_its_session_gets_its_extranonce_back() {
         assert_ne!(other, en1, "a fresh extranonce1 while unused ones remain");
         // The first miner comes back: its extranonce1 again, once the proxy has seen it go.
         let start = std::time::Instant::now();
-        let (_back, resumed) = loop {
+        let (mut back, resumed) = loop {
             let (miner, got) = subscribe(json!(en1)).await;
             if got == en1 || start.elapsed() > Duration::from_secs(5) {
                 break (miner, got);
@@ -303,6 +304,13 @@ async fn a_miner_that_names_its_session_gets_its_extranonce_back() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert_eq!(resumed, en1);
+        // Work found on that extranonce1 before the reconnect is still good.
+        back.notified().await;
+        assert_eq!(back.call("mining.authorize", json!(["rig1", "x"])).await["result"], true);
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let share = mine_share(Algorithm::Sha256d, &job, &en1, "0001", &BigUint::from(0u8), &easy);
+        assert_eq!(back.call("mining.submit", share).await["result"], true);
+        assert_eq!(received.lock().unwrap()[0].1, format!("{}0001", &en1[EN1.len()..]));
         // Held: someone else naming it gets another; an id that is not ours, a fresh one.
         let (_copy, taken) = subscribe(json!(en1)).await;
         assert_ne!(taken, en1);
@@ -388,7 +396,8 @@ async fn a_lost_pool_moves_the_miners_on_and_a_mute_one_is_not_failed_back_to() 
         let first = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
         let first_down = first.down.clone();
         let (first_addr, first_received) = start_pool_with(first).await;
-        let mut second = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
+        let job2 = TestJob::new("j2");
+        let mut second = PoolSpec::new(Algorithm::Sha256d, &job2, Answers::AtOnce);
         second.en1 = "5ec0d000".into();
         let second_connections = second.connections.clone();
         let (second_addr, second_received) = start_pool_with(second).await;
@@ -415,11 +424,11 @@ async fn a_lost_pool_moves_the_miners_on_and_a_mute_one_is_not_failed_back_to() 
         let new_en1 = moved["params"][0].as_str().unwrap().to_string();
         assert!(new_en1.starts_with("5ec0d000"), "{moved}");
         miner.notified().await;
-        // Work on the old extranonce is refused and goes nowhere (both pools send a job
-        // "j1": it is hashed on the new extranonce and misses); new work goes to the second.
+        // The lost pool's jobs are stale, and their shares go nowhere; new work goes to the
+        // second pool.
         let old = mine_share(Algorithm::Sha256d, &job, &en1, "0002", &zero, &easy);
-        assert_ne!(miner.call("mining.submit", old).await["result"], true);
-        let new = mine_share(Algorithm::Sha256d, &job, &new_en1, "0003", &zero, &easy);
+        assert_eq!(code(&miner.call("mining.submit", old).await), Some(21));
+        let new = mine_share(Algorithm::Sha256d, &job2, &new_en1, "0003", &zero, &easy);
         assert_eq!(miner.call("mining.submit", new).await["result"], true);
 
         // Something comes back at the first pool's address that accepts connections and
@@ -442,7 +451,7 @@ async fn a_lost_pool_moves_the_miners_on_and_a_mute_one_is_not_failed_back_to() 
         assert!(not_moved.is_none(), "moved to a pool that never answered: {not_moved:?}");
         assert!(mute_accepts.load(Ordering::SeqCst) >= 1, "the proxy tried it");
         assert_eq!(second_connections.load(Ordering::SeqCst), 1, "the second pool never left");
-        let again = mine_share(Algorithm::Sha256d, &job, &new_en1, "0004", &zero, &easy);
+        let again = mine_share(Algorithm::Sha256d, &job2, &new_en1, "0004", &zero, &easy);
         assert_eq!(miner.call("mining.submit", again).await["result"], true);
 
         let en2s = |r: &Received| r.lock().unwrap().iter().map(|s| s.1.clone()).collect::<Vec<_>>();
@@ -451,6 +460,71 @@ async fn a_lost_pool_moves_the_miners_on_and_a_mute_one_is_not_failed_back_to() 
             en2s(&second_received),
             [format!("{}0003", &new_en1[8..]), format!("{}0004", &new_en1[8..])]
         );
+        proxy.stop().await;
+    })
+    .await;
+}
+
+/// Scrypt shares of several miners arriving together are checked in rounds (the batch
+/// path): each miner pipelines its shares, and every answer is still its own share's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrypt_shares_of_many_miners_checked_together_keep_their_own_answers() {
+    within(90, async {
+        let job = TestJob::new("j1");
+        let (pool, received) = start_pool(Algorithm::Scrypt, &job, Answers::AtOnce).await;
+        let proxy = RunningProxy::start(Algorithm::Scrypt, &[pool], aggregate).await;
+        let zero = BigUint::from(0u8);
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let max = (BigUint::from(1u8) << 256usize) - 1u8;
+        let mut miners = Vec::new();
+        for m in 0..6 {
+            let mut miner = TestMiner::connect(proxy.addr).await;
+            let worker = format!("rig{m}");
+            let (en1, _) = login(&mut miner, &worker).await;
+            // Per miner: three valid shares, one repeated, one under the target.
+            let mut calls = Vec::new();
+            for n in 1..=3u32 {
+                let share =
+                    mine_share(Algorithm::Scrypt, &job, &en1, &format!("{n:04x}"), &zero, &easy);
+                calls.push((with_worker(share, &worker), None));
+            }
+            calls.push((calls[0].0.clone(), Some(22)));
+            let low = mine_share(Algorithm::Scrypt, &job, &en1, "0009", &easy, &max);
+            calls.push((with_worker(low, &worker), Some(23)));
+            miners.push((miner, calls));
+        }
+        // Every miner sends all its shares at once; then every answer is read.
+        for (miner, calls) in &mut miners {
+            let mut lines = String::new();
+            for (i, (share, _)) in calls.iter().enumerate() {
+                let call = json!({"id": 1000 + i, "method": "mining.submit", "params": share});
+                lines.push_str(&format!("{call}\n"));
+            }
+            miner.write.write_all(lines.as_bytes()).await.unwrap();
+        }
+        for (miner, calls) in &mut miners {
+            // The proxy's own answers may come before the pool's: gathered by id.
+            let mut answers = std::collections::HashMap::new();
+            while answers.len() < calls.len() {
+                let line = miner.lines.next_line().await.unwrap().expect("the proxy answers");
+                let m: Value = serde_json::from_str(&line).unwrap();
+                if m.get("method").is_none() {
+                    assert!(
+                        answers.insert(m["id"].clone(), m.clone()).is_none(),
+                        "one answer: {m}"
+                    );
+                }
+            }
+            for (i, (_, expected)) in calls.iter().enumerate() {
+                let answer = &answers[&json!(1000 + i)];
+                assert_eq!(code(answer), *expected, "share {i}: {answer}");
+            }
+        }
+        let seen = received.lock().unwrap().clone();
+        assert_eq!(seen.len(), 18, "each valid share reached the pool once: {seen:?}");
+        assert!(seen.iter().all(|s| s.3), "and was good there");
+        let distinct: HashSet<&String> = seen.iter().map(|s| &s.1).collect();
+        assert_eq!(distinct.len(), 18, "no two miners did the same work");
         proxy.stop().await;
     })
     .await;

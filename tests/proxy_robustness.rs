@@ -157,6 +157,27 @@ async fn malformed_traffic_and_a_crowd_of_silent_connections(aggregate: bool) {
         // The garbage got error answers (never a panic), then repeated abuse closes it.
         let first = garbage.answer_to(&Value::Null).await;
         assert_eq!(code(&first), Some(20), "{first}");
+        for _ in 0..64 {
+            if garbage.write.write_all(b"\x00garbage\n").await.is_err() {
+                break;
+            }
+        }
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Ok(Some(_)) = garbage.lines.next_line().await {}
+        })
+        .await;
+        assert!(closed.is_ok(), "repeated abuse closes the connection");
+        // The endless line was never held whole: the connection got an error answer.
+        {
+            use tokio::io::AsyncReadExt;
+            let mut answer = [0u8; 256];
+            let n = tokio::time::timeout(Duration::from_secs(10), long.read(&mut answer))
+                .await
+                .expect("an answer to the endless line")
+                .unwrap_or(0);
+            let text = String::from_utf8_lossy(&answer[..n]);
+            assert!(text.contains("longer than"), "{text}");
+        }
         // Every silent connection is closed by the login limit.
         for stream in &mut crowd {
             use tokio::io::AsyncReadExt;

@@ -167,16 +167,20 @@ async fn malformed_traffic_and_a_crowd_of_silent_connections(aggregate: bool) {
         })
         .await;
         assert!(closed.is_ok(), "repeated abuse closes the connection");
-        // The endless line was never held whole: the connection got an error answer.
+        // The endless line (never ended, so never answered) was not held whole, and its
+        // connection is closed by the login limit like the silent ones.
         {
             use tokio::io::AsyncReadExt;
-            let mut answer = [0u8; 256];
-            let n = tokio::time::timeout(Duration::from_secs(10), long.read(&mut answer))
-                .await
-                .expect("an answer to the endless line")
-                .unwrap_or(0);
-            let text = String::from_utf8_lossy(&answer[..n]);
-            assert!(text.contains("longer than"), "{text}");
+            let mut buf = [0u8; 256];
+            let closed = tokio::time::timeout(Duration::from_secs(20), async {
+                while let Ok(n) = long.read(&mut buf).await {
+                    if n == 0 {
+                        return;
+                    }
+                }
+            })
+            .await;
+            assert!(closed.is_ok(), "the endless line's connection is closed");
         }
         // Every silent connection is closed by the login limit.
         for stream in &mut crowd {

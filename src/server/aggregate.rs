@@ -14,6 +14,7 @@
 //! load); it answers everything but `mining.authorize` and `mining.submit` itself.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ use super::difficulty::{MinerDifficulty, PoolTargets};
 use super::lines::{Line, LineReader};
 use super::miner::{
     Drain, End, MAX_AWAITED, MAX_MINER_LINE, MAX_UPSTREAM_LINE, MinerLink, UNAUTHORIZED,
-    error_reply, send_line,
+    error_reply, send_line, write_all,
 };
 use super::record::RecordWriter;
 use super::stats::{Stats, UpstreamAnswer};
@@ -49,6 +50,8 @@ const DRAIN_GRACE: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 /// How long a pool switch waits for the answers to shares sent to the old pool.
 const SWITCH_GRACE: Duration = Duration::from_secs(2);
+/// Requests written to the pool in one write, at most.
+const FLUSH_EVERY: usize = 256;
 /// Upstream request ids below this are the handshake's.
 const FIRST_REQUEST_ID: u64 = 100;
 
@@ -363,6 +366,7 @@ impl HubTask {
             authorized: HashSet::new(),
             authorizing: HashMap::new(),
             targets: PoolTargets::new(self.config.algorithm),
+            out: String::new(),
         };
         // The pool's first difficulty and jobs are in place before miners see the pool.
         for line in early {
@@ -372,9 +376,10 @@ impl HubTask {
         }
         self.pool.send_replace(Some(pool.view.clone()));
         for (name, password) in self.known_workers.clone() {
-            if pool.authorize(&mut write, name, password, None).await.is_err() {
-                return self.leave(pool, Left::Lost);
-            }
+            pool.authorize(name, password, None);
+        }
+        if pool.flush(&mut write).await.is_err() {
+            return self.leave(pool, Left::Lost);
         }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut next_probe = Instant::now() + self.config.failback_interval;
@@ -396,7 +401,15 @@ impl HubTask {
                 },
                 request = self.requests.recv() => {
                     let Some(request) = request else { break Left::Stopped };
-                    if pool.on_request(&mut write, request, &self.stats).await.is_err() {
+                    pool.on_request(request, &self.stats);
+                    // What other miners queued meanwhile goes out in the same write.
+                    for _ in 0..FLUSH_EVERY {
+                        match self.requests.try_recv() {
+                            Ok(request) => pool.on_request(request, &self.stats),
+                            Err(_) => break,
+                        }
+                    }
+                    if pool.flush(&mut write).await.is_err() {
                         tracing::warn!("pool connection lost (write)");
                         break Left::Lost;
                     }
@@ -576,70 +589,66 @@ struct PoolState {
     authorizing: HashMap<String, Vec<Reply>>,
     /// The pool's share target for each job.
     targets: PoolTargets,
+    /// Requests queued for the pool, not written yet.
+    out: String,
 }
 
 impl PoolState {
-    async fn send(
-        &mut self,
-        write: &mut OwnedWriteHalf,
-        method: &str,
-        params: Value,
-        sent: Sent,
-    ) -> Result<(), End> {
+    /// Queues a request for the pool (written by [`PoolState::flush`]).
+    fn send(&mut self, method: &str, params: Value, sent: Sent) {
         let id = self.next_id;
         self.next_id += 1;
         self.sent.insert(id, sent);
-        send_line(write, &json!({"id": id, "method": method, "params": params}).to_string()).await
+        let line = json!({"id": id, "method": method, "params": params});
+        let _ = writeln!(self.out, "{line}");
     }
 
-    async fn authorize(
-        &mut self,
-        write: &mut OwnedWriteHalf,
-        name: String,
-        password: Value,
-        reply: Option<Reply>,
-    ) -> Result<(), End> {
+    /// Writes what was queued for the pool, in one write.
+    async fn flush(&mut self, write: &mut OwnedWriteHalf) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        write_all(write, out.as_bytes()).await
+    }
+
+    fn authorize(&mut self, name: String, password: Value, reply: Option<Reply>) {
         if self.authorized.contains(&name) {
             if let Some(reply) = reply {
                 reply.send(Answer::Pool { result: Value::Bool(true), error: Value::Null });
             }
-            return Ok(());
+            return;
         }
         let waiting = self.authorizing.entry(name.clone()).or_default();
         let first = waiting.is_empty();
         waiting.extend(reply);
         if !first {
-            return Ok(());
+            return;
         }
         let params = json!([name, password]);
         let sent = Sent::Authorize { name, password, sent: Instant::now() };
-        self.send(write, "mining.authorize", params, sent).await
+        self.send("mining.authorize", params, sent);
     }
 
-    async fn on_request(
-        &mut self,
-        write: &mut OwnedWriteHalf,
-        request: HubRequest,
-        stats: &Stats,
-    ) -> Result<(), End> {
+    fn on_request(&mut self, request: HubRequest, stats: &Stats) {
         match request {
             HubRequest::Authorize { name, password, reply } => {
-                self.authorize(write, name, password, Some(reply)).await
+                self.authorize(name, password, Some(reply))
             }
             HubRequest::Submit { generation, job_id, forward, pow_hash, worker, params, reply } => {
                 // While switching the old pool still takes its own jobs' shares.
                 if generation != self.view.generation {
                     reply.send(Answer::NoPool);
-                    return Ok(());
+                    return;
                 }
                 // A share at a downstream difficulty goes on only if it meets the pool's.
                 if !forward && !self.targets.for_job(&job_id).is_met_by(&pow_hash) {
                     reply.send(Answer::NotForwarded);
-                    return Ok(());
+                    return;
                 }
                 stats.forwarded(&worker);
                 let sent = Sent::Submit { worker, reply, sent: Instant::now() };
-                self.send(write, "mining.submit", params, sent).await
+                self.send("mining.submit", params, sent);
             }
         }
     }

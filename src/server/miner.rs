@@ -212,7 +212,12 @@ pub(crate) async fn send_line(to: &mut OwnedWriteHalf, line: &str) -> Result<(),
     let mut bytes = Vec::with_capacity(line.len() + 1);
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
-    match tokio::time::timeout(WRITE_TIMEOUT, to.write_all(&bytes)).await {
+    write_all(to, &bytes).await
+}
+
+/// Writes `bytes`, or fails after the write timeout (a peer that does not read).
+pub(crate) async fn write_all(to: &mut OwnedWriteHalf, bytes: &[u8]) -> Result<(), End> {
+    match tokio::time::timeout(WRITE_TIMEOUT, to.write_all(bytes)).await {
         Ok(result) => Ok(result?),
         Err(_) => {
             Err(End::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")))

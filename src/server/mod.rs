@@ -10,6 +10,7 @@
 mod aggregate;
 mod checker;
 pub mod difficulty;
+pub mod estimate;
 pub mod lines;
 pub mod metrics;
 mod miner;

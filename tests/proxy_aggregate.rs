@@ -529,3 +529,38 @@ async fn scrypt_shares_of_many_miners_checked_together_keep_their_own_answers() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_pool_leaves_aggregated_miners_with_the_local_verdict() {
+    within(30, async {
+        let job = TestJob::new("j1");
+        let (pool, received) = start_pool(Algorithm::Sha256d, &job, Answers::Never).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], |c| {
+            aggregate(c);
+            c.upstream_timeout = Duration::from_millis(300);
+        })
+        .await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
+        let (en1, _) = login(&mut miner, "rig1").await;
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let share = mine_share(Algorithm::Sha256d, &job, &en1, "0001", &BigUint::from(0u8), &easy);
+        let started = std::time::Instant::now();
+        let answer = miner.call("mining.submit", share).await;
+        assert_eq!((answer["result"].clone(), code(&answer)), (json!(true), None), "{answer}");
+        assert!(started.elapsed() >= Duration::from_millis(250), "after the upstream timeout");
+        assert_eq!(received.lock().unwrap().len(), 1, "the share went to the pool");
+        // The hub counts it unanswered on its own (1 s) timer.
+        let counted = std::time::Instant::now();
+        loop {
+            let workers: Value =
+                serde_json::from_str(&http_get(proxy.metrics, "/workers").await.1).unwrap();
+            if workers[0]["upstream_unanswered"] == 1 {
+                break;
+            }
+            assert!(counted.elapsed() < Duration::from_secs(5), "{workers}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        proxy.stop().await;
+    })
+    .await;
+}

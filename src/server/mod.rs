@@ -12,6 +12,7 @@ mod checker;
 pub mod difficulty;
 pub mod estimate;
 pub mod lines;
+pub mod local_jobs;
 pub mod metrics;
 mod miner;
 pub mod passthrough;

@@ -6,7 +6,7 @@ use super::wire::{
     MAX_EXTRANONCE_BYTES, is_hex, number, params_array, parse_hex, parse_u32_be, str_param,
 };
 use crate::chain::Hash256;
-use crate::chain::header::prevhash_from_stratum;
+use crate::chain::header::{prevhash_from_stratum, prevhash_to_stratum};
 use crate::error::{Error, quote_input};
 
 /// `mining.notify` params, decoded.
@@ -84,6 +84,22 @@ impl Notify {
             ntime: parse_u32_be("ntime", str_param(W, p, 7)?)?,
             clean_jobs,
         })
+    }
+
+    /// The params array as a pool sends it (the inverse of [`Notify::from_params`]).
+    pub fn to_params(&self) -> Value {
+        let branch: Vec<String> = self.merkle_branch.iter().map(hex::encode).collect();
+        serde_json::json!([
+            self.job_id,
+            prevhash_to_stratum(&self.prevhash),
+            hex::encode(&self.coinb1),
+            hex::encode(&self.coinb2),
+            branch,
+            format!("{:08x}", self.version),
+            format!("{:08x}", self.nbits),
+            format!("{:08x}", self.ntime),
+            self.clean_jobs
+        ])
     }
 }
 

@@ -1,0 +1,131 @@
+//! The test bench's own jobs (`server::local_jobs`), held against an independent reading:
+//! the coinbase is parsed here byte by byte, the BIP 34 height push is compared with real
+//! coinbases, and a share mined with the independent builder (sha2, not the crate) on a
+//! generated job is accepted by the engine.
+#![cfg(feature = "server")]
+
+mod common;
+
+use common::miner::{TestJob, target_for_easier_difficulty};
+use num_bigint::BigUint;
+use sharecheck::Algorithm;
+use sharecheck::server::local_jobs::{LocalJobs, bip34_height};
+use sharecheck::stratum::Notify;
+use sharecheck::validate::{Outcome, Validator, ValidatorConfig};
+
+#[test]
+fn the_height_push_is_the_one_real_coinbases_carry() {
+    // Bitcoin block 840 000's coinbase script begins 03 40 d1 0c.
+    assert_eq!(bip34_height(840_000), [0x03, 0x40, 0xd1, 0x0c]);
+    // The public-pool recording bundled in examples/sessions: height 2 442 185.
+    assert_eq!(bip34_height(2_442_185), [0x03, 0xc9, 0x43, 0x25]);
+    // Script numbers are signed: a top bit set takes one more byte.
+    assert_eq!(bip34_height(128), [0x02, 0x80, 0x00]);
+    assert_eq!(bip34_height(32_768), [0x03, 0x00, 0x80, 0x00]);
+    assert_eq!(bip34_height(8_388_607), [0x03, 0xff, 0xff, 0x7f]);
+}
+
+/// Reads a coinbase transaction: (version, script, sequence, outputs (value, script),
+/// lock time), asserting it is exactly one input spending nothing.
+fn parse_coinbase(tx: &[u8]) -> (u32, Vec<u8>, u32, Vec<(u64, Vec<u8>)>, u32) {
+    let mut at = 0;
+    let mut take = |n: usize| {
+        let part = tx[at..at + n].to_vec();
+        at += n;
+        part
+    };
+    let version = u32::from_le_bytes(take(4).try_into().unwrap());
+    assert_eq!(take(1), [1], "one input");
+    assert_eq!(take(32), [0; 32], "spending nothing");
+    assert_eq!(take(4), [0xff; 4]);
+    let script_len = take(1)[0] as usize;
+    let script = take(script_len);
+    let sequence = u32::from_le_bytes(take(4).try_into().unwrap());
+    let outputs_n = take(1)[0];
+    let mut outputs = Vec::new();
+    for _ in 0..outputs_n {
+        let value = u64::from_le_bytes(take(8).try_into().unwrap());
+        let len = take(1)[0] as usize;
+        outputs.push((value, take(len)));
+    }
+    let lock_time = u32::from_le_bytes(take(4).try_into().unwrap());
+    assert_eq!(at, tx.len(), "nothing after the lock time");
+    (version, script, sequence, outputs, lock_time)
+}
+
+fn as_test_job(notify: &Notify) -> TestJob {
+    let p = notify.to_params();
+    let s = |i: usize| p[i].as_str().unwrap().to_string();
+    TestJob {
+        id: s(0),
+        prevhash_stratum: s(1),
+        coinb1: s(2),
+        coinb2: s(3),
+        branch: p[4].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_string()).collect(),
+        version: u32::from_str_radix(&s(5), 16).unwrap(),
+        nbits: u32::from_str_radix(&s(6), 16).unwrap(),
+        ntime: u32::from_str_radix(&s(7), 16).unwrap(),
+    }
+}
+
+#[test]
+fn a_generated_job_is_a_well_formed_block_template_the_engine_checks() {
+    let mut jobs = LocalJobs::new(Algorithm::Sha256d, 840_000, 8);
+    let notify = jobs.next(1_733_200_000, true);
+    assert_eq!(Notify::from_params(&notify.to_params()).unwrap(), notify, "round trip");
+    assert!(notify.clean_jobs);
+    assert_eq!(notify.merkle_branch.len(), 4, "12 transactions: a branch of 4");
+
+    // The coinbase with an 8-byte extranonce in its place reads as a real one.
+    let (en1, en2) = ("f000000d", "00000001");
+    let coinbase = [
+        notify.coinb1.clone(),
+        hex::decode(en1).unwrap(),
+        hex::decode(en2).unwrap(),
+        notify.coinb2.clone(),
+    ]
+    .concat();
+    let (version, script, sequence, outputs, lock_time) = parse_coinbase(&coinbase);
+    assert_eq!((version, sequence, lock_time), (1, u32::MAX, 0));
+    assert!(script.starts_with(&[0x03, 0x40, 0xd1, 0x0c]), "BIP 34 height first");
+    assert!(script.ends_with(&hex::decode(format!("{en1}{en2}")).unwrap()), "the extranonce last");
+    assert!((2..=100).contains(&script.len()), "consensus bounds on a coinbase script");
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(outputs[0].1.len(), 22);
+    assert_eq!(outputs[0].1[..2], [0x00, 0x14], "P2WPKH");
+
+    // The network target: 0xffff · 2^160, below 2^-79 of all hashes.
+    let target = BigUint::from(0xffffu32) << 160usize;
+    assert_eq!(notify.nbits, 0x1703_ffff);
+    assert!(target < BigUint::from(1u8) << 177usize);
+
+    // A share mined on it with the independent builder passes the engine's check.
+    let job = as_test_job(&notify);
+    let easy = target_for_easier_difficulty(24);
+    let nonce = job.mine(en1, en2, job.ntime, job.version, &BigUint::from(0u8), &easy);
+    let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+    validator.notify(notify.clone()).unwrap();
+    let mut session = validator.new_session();
+    session.set_extranonce(hex::decode(en1).unwrap(), 4).unwrap();
+    validator.set_difficulty(&mut session, (-24f64).exp2()).unwrap();
+    let verdict = validator.check_params(&session, &job.submit_params(en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Accepted, "{verdict:?}");
+}
+
+#[test]
+fn jobs_move_on_with_the_chain() {
+    let mut jobs = LocalJobs::new(Algorithm::Scrypt, 3_000_000, 8);
+    let first = jobs.next(100, true);
+    let same_block = jobs.next(130, false);
+    assert_ne!(first.job_id, same_block.job_id);
+    assert_eq!(
+        (first.prevhash, first.coinb1.clone()),
+        (same_block.prevhash, same_block.coinb1.clone())
+    );
+    assert!(!same_block.clean_jobs);
+    let next_block = jobs.next(400, true);
+    assert_ne!(next_block.prevhash, first.prevhash);
+    assert_eq!(jobs.height(), 3_000_001);
+    assert!(next_block.clean_jobs);
+    assert_eq!(next_block.nbits, 0x1a00_ffff, "scrypt: 0xffff · 2^184");
+}

@@ -25,9 +25,18 @@ fn the_height_push_is_the_one_real_coinbases_carry() {
     assert_eq!(bip34_height(8_388_607), [0x03, 0xff, 0xff, 0x7f]);
 }
 
-/// Reads a coinbase transaction: (version, script, sequence, outputs (value, script),
-/// lock time), asserting it is exactly one input spending nothing.
-fn parse_coinbase(tx: &[u8]) -> (u32, Vec<u8>, u32, Vec<(u64, Vec<u8>)>, u32) {
+/// A coinbase transaction, field by field.
+struct Coinbase {
+    version: u32,
+    script: Vec<u8>,
+    sequence: u32,
+    /// (value, script) of each output.
+    outputs: Vec<(u64, Vec<u8>)>,
+    lock_time: u32,
+}
+
+/// Reads a coinbase transaction, asserting it is exactly one input spending nothing.
+fn parse_coinbase(tx: &[u8]) -> Coinbase {
     let mut at = 0;
     let mut take = |n: usize| {
         let part = tx[at..at + n].to_vec();
@@ -50,7 +59,7 @@ fn parse_coinbase(tx: &[u8]) -> (u32, Vec<u8>, u32, Vec<(u64, Vec<u8>)>, u32) {
     }
     let lock_time = u32::from_le_bytes(take(4).try_into().unwrap());
     assert_eq!(at, tx.len(), "nothing after the lock time");
-    (version, script, sequence, outputs, lock_time)
+    Coinbase { version, script, sequence, outputs, lock_time }
 }
 
 fn as_test_job(notify: &Notify) -> TestJob {
@@ -85,7 +94,7 @@ fn a_generated_job_is_a_well_formed_block_template_the_engine_checks() {
         notify.coinb2.clone(),
     ]
     .concat();
-    let (version, script, sequence, outputs, lock_time) = parse_coinbase(&coinbase);
+    let Coinbase { version, script, sequence, outputs, lock_time } = parse_coinbase(&coinbase);
     assert_eq!((version, sequence, lock_time), (1, u32::MAX, 0));
     assert!(script.starts_with(&[0x03, 0x40, 0xd1, 0x0c]), "BIP 34 height first");
     assert!(script.ends_with(&hex::decode(format!("{en1}{en2}")).unwrap()), "the extranonce last");

@@ -1315,16 +1315,11 @@ impl AggregatedMiner {
         let at_pool_difficulty = self.difficulty.is_pools();
         let forward = at_pool_difficulty || verdict.block.is_some();
         let local_reply = verdict.stratum_reply(&id);
-        let is_block = verdict.block.is_some();
         let token = if at_pool_difficulty {
             let kind = Kind::Submit { verdict };
-            match self.await_hub(&id, kind) {
-                Some(token) => Some(token),
-                // Past the limit of requests in flight: the local verdict now, and only a
-                // block still goes to the pool (its answer is not awaited).
-                None if is_block => None,
-                None => return self.link.reply(&id, local_reply).await,
-            }
+            // Past the limit of requests in flight: the local verdict now, and the share
+            // still goes to the pool (its answer is not awaited).
+            self.await_hub(&id, kind)
         } else {
             None // the pool's answer is counted by the hub, not awaited here
         };

@@ -121,20 +121,7 @@ fn check_group(validator: &Validator, group: Vec<CheckRequest>) {
     let verdicts = {
         let shares: Vec<(&Session, &Submit)> =
             group.iter().map(|r| (&r.session, &r.submit)).collect();
-        let checked =
-            std::panic::catch_unwind(AssertUnwindSafe(|| check_spread(validator, &shares)));
-        // A panic is a bug, never bad input; the sessions still go back, and each share is
-        // checked alone to find the one that cannot be.
-        checked.unwrap_or_else(|_| {
-            tracing::error!("a batch check panicked: checking its shares one by one");
-            shares
-                .iter()
-                .map(|(session, submit)| {
-                    std::panic::catch_unwind(AssertUnwindSafe(|| validator.check(session, submit)))
-                        .unwrap_or_else(|_| Verdict::rejected(Reason::Malformed))
-                })
-                .collect()
-        })
+        check_spread(validator, &shares)
     };
     for (r, verdict) in group.into_iter().zip(verdicts) {
         // A miner that disconnected meanwhile no longer wants its answer.
@@ -146,11 +133,34 @@ fn check_group(validator: &Validator, group: Vec<CheckRequest>) {
 /// up to 32 shares on one thread), in order.
 fn check_spread(validator: &Validator, shares: &[(&Session, &Submit)]) -> Vec<Verdict> {
     if let [(session, submit)] = shares {
-        return vec![validator.check(session, submit)];
+        return vec![check_one(validator, session, submit)];
     }
     let threads = rayon::current_num_threads().max(1);
     let per_thread = shares.len().div_ceil(threads).next_multiple_of(LANES);
-    let parts: Vec<Vec<Verdict>> =
-        shares.par_chunks(per_thread).map(|part| validator.check_batch(part)).collect();
+    let parts: Vec<Vec<Verdict>> = shares
+        .par_chunks(per_thread)
+        .map(|part| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| validator.check_batch(part)))
+                .unwrap_or_else(|_| {
+                    // A panic is a bug, never bad input. Only this part is checked again, one
+                    // share at a time (a share it had already remembered answers duplicate):
+                    // the sessions still go back and every share gets a verdict.
+                    tracing::error!("a batch check panicked: checking its shares one by one");
+                    part.iter()
+                        .map(|(session, submit)| check_one(validator, session, submit))
+                        .collect()
+                })
+        })
+        .collect();
     parts.into_iter().flatten().collect()
+}
+
+/// One share, a panic answered as malformed (and logged) rather than losing the session.
+fn check_one(validator: &Validator, session: &Session, submit: &Submit) -> Verdict {
+    std::panic::catch_unwind(AssertUnwindSafe(|| validator.check(session, submit))).unwrap_or_else(
+        |_| {
+            tracing::error!("a share check panicked");
+            Verdict::rejected(Reason::Malformed)
+        },
+    )
 }

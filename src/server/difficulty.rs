@@ -107,12 +107,14 @@ pub struct MinerDifficulty {
     vardiff: Option<Vardiff>,
     /// `mining.suggest_difficulty`: where vardiff starts.
     suggested: Option<f64>,
+    /// Started before the pool's difficulty was known: the pool's first one starts over.
+    provisional: bool,
 }
 
 impl MinerDifficulty {
     /// A miner under `setting`.
     pub fn new(setting: DownstreamDifficulty) -> MinerDifficulty {
-        MinerDifficulty { setting, vardiff: None, suggested: None }
+        MinerDifficulty { setting, vardiff: None, suggested: None, provisional: false }
     }
 
     /// Whether the miner works at the pool's difficulty (every valid share forwarded, the
@@ -151,8 +153,18 @@ impl MinerDifficulty {
         }
     }
 
+    /// The difficulty of a session that starts before the pool has set one (difficulty 1
+    /// until then): the pool's first difficulty starts it over, as [`MinerDifficulty::start`].
+    pub fn start_provisional(&mut self, now: Instant) -> f64 {
+        self.provisional = true;
+        self.start(1.0, now)
+    }
+
     /// The pool's difficulty changed to `pool`: the miner's.
     pub fn on_pool(&mut self, pool: f64, now: Instant) -> f64 {
+        if std::mem::take(&mut self.provisional) {
+            return self.start(pool, now);
+        }
         match (self.setting, &mut self.vardiff) {
             (DownstreamDifficulty::Upstream, _) => pool,
             (DownstreamDifficulty::Fixed(d), _) => d.min(pool),
@@ -201,6 +213,11 @@ impl PoolTargets {
     /// No job yet, difficulty 1 of `algorithm`.
     pub fn new(algorithm: Algorithm) -> PoolTargets {
         PoolTargets { diff1: algorithm.diff1_target(), jobs: VecDeque::new(), now: None }
+    }
+
+    /// Whether the pool has set a difficulty.
+    pub fn is_set(&self) -> bool {
+        self.now.is_some()
     }
 
     /// The pool's `mining.set_difficulty`, as a target.
@@ -294,6 +311,20 @@ mod tests {
             v.on_share(t0 + Duration::from_millis(10 * i), 1.0);
         }
         assert_eq!(v.difficulty(), 1.6e-6);
+    }
+
+    #[test]
+    fn a_provisional_start_gives_way_to_the_pools_first_difficulty() {
+        let t0 = Instant::now();
+        let vardiff = DownstreamDifficulty::Vardiff { shares_per_minute: 20.0 };
+        let mut m = MinerDifficulty::new(vardiff);
+        assert_eq!(m.suggest(4096.0, 1.0, t0), None, "not started: remembered");
+        assert_eq!(m.start_provisional(t0), 1.0, "capped at the unknown pool's 1");
+        // The pool says 65536: vardiff starts over at the suggestion, not from 1.
+        assert_eq!(m.on_pool(65_536.0, t0), 4096.0);
+        // Later pool changes only lower it.
+        assert_eq!(m.on_pool(131_072.0, t0), 4096.0);
+        assert_eq!(m.on_pool(1024.0, t0), 1024.0);
     }
 
     #[test]

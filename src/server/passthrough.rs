@@ -351,11 +351,15 @@ impl Relay {
         let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default();
         let meets_pool =
             verdict.pow_hash.is_some_and(|h| self.pool_targets.for_job(job_id).is_met_by(&h.0));
-        if verdict.block.is_some() || meets_pool {
+        let forwarded = if verdict.block.is_some() || meets_pool {
             let kind = Kind::Submit { worker, verdict, relay: false };
-            self.forward(upstream, id.clone(), kind, "mining.submit", params).await?;
-        }
+            self.forward(upstream, id.clone(), kind, "mining.submit", params).await
+        } else {
+            Ok(())
+        };
+        // The miner gets its answer even if the pool connection just failed.
         self.link.reply(&id, reply).await?;
+        forwarded?;
         self.retarget(Some(Instant::now())).await
     }
 
@@ -408,9 +412,9 @@ impl Relay {
     ) -> Result<(), End> {
         if self.awaited.len() >= MAX_AWAITED {
             let reply = match &kind {
-                // Still sent, its answer not awaited: a share the proxy answers itself, and
-                // a block whatever the difficulty.
-                Kind::Submit { relay, verdict, worker } if !relay || verdict.block.is_some() => {
+                // Still sent, its answer not awaited (the pool still credits it); the miner
+                // gets the local verdict.
+                Kind::Submit { relay, verdict, worker } => {
                     self.stats.forwarded(worker);
                     let id = self.next_id;
                     self.next_id += 1;
@@ -420,7 +424,6 @@ impl Relay {
                     }
                     verdict.stratum_reply(&miner_id)
                 }
-                Kind::Submit { verdict, .. } => verdict.stratum_reply(&miner_id),
                 _ => error_reply(&miner_id, 20, "too many requests in flight"),
             };
             return self.link.reply(&miner_id, reply).await;
@@ -503,8 +506,11 @@ impl Relay {
                             let relayed =
                                 json!({"id": awaited.miner_id, "result": result, "error": error});
                             self.link.settle(&awaited.miner_id, up_id, relayed).await?;
-                            let mine =
-                                self.difficulty.on_pool(self.pool_difficulty, Instant::now());
+                            let mine = if self.pool_targets.is_set() {
+                                self.difficulty.on_pool(self.pool_difficulty, Instant::now())
+                            } else {
+                                self.difficulty.start_provisional(Instant::now())
+                            };
                             if mine != self.session.difficulty() {
                                 self.set_miner_difficulty(mine).await?;
                             }

@@ -6,8 +6,9 @@
 //! `[χ²(0.025; 2k) / 2, χ²(0.975; 2k + 2) / 2]`; for integer k those quantiles are where the
 //! Poisson distribution's tails reach 2.5%, which is how they are computed here (no normal
 //! approximation: a bench sees a few dozen shares, not thousands). The hashrate interval
-//! is the count interval times the hashes per share over t. Shares at different
-//! difficulties (vardiff) count at their mean difficulty.
+//! is the count interval over the exposure `E = Σ tⱼ / (dⱼ · hashes per difficulty-1
+//! share)`, summed over the spells at each difficulty (with one difficulty, `t / (d · h₁)`):
+//! exact when the difficulty changes in steps, as under vardiff.
 
 /// The bench's judgement of one machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +88,54 @@ fn solve_monotonic(f: impl Fn(f64) -> f64, target: f64, increasing: bool) -> f64
     0.5 * (lo + hi)
 }
 
+/// The exact (Clopper–Pearson) two-sided interval for a proportion after `x` successes in
+/// `n` trials, at confidence `1 − alpha`, from the binomial tails.
+pub fn binomial_interval(x: u64, n: u64, alpha: f64) -> (f64, f64) {
+    let tail = alpha / 2.0;
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let solve = |f: &dyn Fn(f64) -> f64, rising: bool| {
+        let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if (f(mid) < tail) == rising {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    };
+    // Lower: P[X ≥ x] = tail (rises with p); upper: P[X ≤ x] = tail (falls with p).
+    let lower = if x == 0 { 0.0 } else { solve(&|p| 1.0 - binomial_cdf(x - 1, n, p), true) };
+    let upper = if x >= n { 1.0 } else { solve(&|p| binomial_cdf(x, n, p), false) };
+    (lower, upper)
+}
+
+/// P[X ≤ x] for X ~ Binomial(n, p), summed in log space relative to the largest term.
+pub fn binomial_cdf(x: u64, n: u64, p: f64) -> f64 {
+    if p <= 0.0 {
+        return 1.0;
+    }
+    if p >= 1.0 {
+        return if x >= n { 1.0 } else { 0.0 };
+    }
+    let (ln_p, ln_q) = (p.ln(), (1.0 - p).ln());
+    // ln C(n, i) built up term by term.
+    let mut ln_choose = 0.0;
+    let mut log_terms = Vec::with_capacity(x.min(n) as usize + 1);
+    for i in 0..=x.min(n) {
+        if i > 0 {
+            ln_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        log_terms.push(ln_choose + i as f64 * ln_p + (n - i) as f64 * ln_q);
+    }
+    let peak = log_terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = log_terms.iter().map(|t| (t - peak).exp()).sum();
+    (peak + sum.ln()).exp().min(1.0)
+}
+
 /// Confidence of the hashrate interval.
 pub const CONFIDENCE: f64 = 0.95;
 /// An interval wider than this (upper over lower) is not enough to judge a machine: about
@@ -94,6 +143,26 @@ pub const CONFIDENCE: f64 = 0.95;
 pub const DECISIVE_WIDTH: f64 = 1.5;
 /// Shares hashed before the hardware-error ratio alone can fail a machine.
 pub const MIN_SHARES_FOR_HW_ERRORS: u64 = 20;
+
+/// The time a machine was watched, weighted by the difficulty it worked at: the shares
+/// expected per hash per second of hashrate.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Exposure {
+    /// Seconds watched.
+    pub seconds: f64,
+    /// `Σ tⱼ / (dⱼ · hashes per difficulty-1 share)`.
+    pub per_hashrate: f64,
+}
+
+impl Exposure {
+    /// `seconds` more at share difficulty `difficulty`.
+    pub fn add(&mut self, seconds: f64, difficulty: f64, hashes_per_diff1: f64) {
+        if seconds > 0.0 && difficulty > 0.0 && hashes_per_diff1 > 0.0 {
+            self.seconds += seconds;
+            self.per_hashrate += seconds / (difficulty * hashes_per_diff1);
+        }
+    }
+}
 
 /// A hashrate estimate from the shares of one machine.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -109,21 +178,34 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// From `shares` accepted shares whose difficulties sum to `difficulty_sum`, seen over
-    /// `seconds`, with `hashes_per_diff1` hashes per difficulty-1 share of the algorithm.
-    pub fn new(shares: u64, difficulty_sum: f64, seconds: f64, hashes_per_diff1: f64) -> Estimate {
-        let seconds = seconds.max(1e-9);
+    /// From `shares` accepted shares whose difficulties sum to `difficulty_sum`, over
+    /// `exposure`, with `hashes_per_diff1` hashes per difficulty-1 share of the algorithm.
+    /// The point estimate is accepted difficulty over time; the interval, the count's over
+    /// the exposure (with no share yet, an upper bound only: a dead machine fails).
+    pub fn new(
+        shares: u64,
+        difficulty_sum: f64,
+        exposure: Exposure,
+        hashes_per_diff1: f64,
+    ) -> Estimate {
+        let seconds = exposure.seconds.max(1e-9);
         let hashrate = difficulty_sum * hashes_per_diff1 / seconds;
-        // Each share counts at the mean difficulty (exact when the difficulty is fixed).
-        let hashes_per_share =
-            if shares > 0 { difficulty_sum / shares as f64 * hashes_per_diff1 } else { 0.0 };
         let (lo, hi) = poisson_interval(shares, 1.0 - CONFIDENCE);
-        Estimate {
-            shares,
-            seconds,
-            hashrate,
-            ci95: (lo * hashes_per_share / seconds, hi * hashes_per_share / seconds),
-        }
+        let per = exposure.per_hashrate;
+        let ci95 = if per > 0.0 { (lo / per, hi / per) } else { (0.0, f64::INFINITY) };
+        Estimate { shares, seconds, hashrate, ci95 }
+    }
+
+    /// With one difficulty throughout: `shares` at `difficulty` over `seconds`.
+    pub fn at_difficulty(
+        shares: u64,
+        difficulty: f64,
+        seconds: f64,
+        hashes_per_diff1: f64,
+    ) -> Estimate {
+        let mut exposure = Exposure::default();
+        exposure.add(seconds, difficulty, hashes_per_diff1);
+        Estimate::new(shares, shares as f64 * difficulty, exposure, hashes_per_diff1)
     }
 
     /// Whether the interval is narrow enough to judge by.
@@ -155,23 +237,39 @@ pub fn judge(
 ) -> (Verdict, String) {
     if let Some(ratio) = hw_error_ratio
         && hashed >= MIN_SHARES_FOR_HW_ERRORS
-        && ratio > max_hw_error
     {
-        let why = format!(
-            "hardware errors {:.2}% of {hashed} shares, over the {:.2}% limit",
-            ratio * 100.0,
-            max_hw_error * 100.0
-        );
-        return (Verdict::Fail, why);
+        // Errors count as failed trials: fail only when even the low end of the exact
+        // (Clopper–Pearson) 95% interval of the ratio is over the limit.
+        let errors = (ratio * hashed as f64).round() as u64;
+        let (low, _) = binomial_interval(errors, hashed, 1.0 - CONFIDENCE);
+        if low > max_hw_error {
+            let why = format!(
+                "hardware errors {:.2}% of {hashed} shares (at least {:.2}% at 95%), over the {:.2}% limit",
+                ratio * 100.0,
+                low * 100.0,
+                max_hw_error * 100.0
+            );
+            return (Verdict::Fail, why);
+        }
     }
     let (lo, hi) = estimate.ci95;
     if let Some(expected) = expected
-        && estimate.shares > 0
         && expected > hi
     {
         let why =
             format!("expected {} above the 95% interval [{}, {}]", si(expected), si(lo), si(hi));
         return (Verdict::Fail, why);
+    }
+    if let Some(ratio) = hw_error_ratio
+        && ratio > max_hw_error
+    {
+        // Over the limit, but not yet beyond doubt.
+        let why = format!(
+            "hardware errors {:.2}% of {hashed} shares, over the {:.2}% limit: more shares needed to tell",
+            ratio * 100.0,
+            max_hw_error * 100.0
+        );
+        return (Verdict::Inconclusive, why);
     }
     if !estimate.is_decisive() || hashed < MIN_SHARES_FOR_HW_ERRORS {
         let more = estimate.shares_to_decide().max(MIN_SHARES_FOR_HW_ERRORS.saturating_sub(hashed));
@@ -264,8 +362,9 @@ mod tests {
     fn the_cdf_is_exact_where_it_can_be_summed_by_hand() {
         // P[X ≤ 2] for mean 1: e^-1 (1 + 1 + 1/2).
         assert!((poisson_cdf(2, 1.0) - 2.5 * (-1.0f64).exp()).abs() < 1e-15);
-        // Far in the tail and at large counts it stays a probability.
-        assert!(poisson_cdf(0, 800.0) >= 0.0);
+        // Far in the tail: e^-700 (a normal f64), to the last bits.
+        assert!((poisson_cdf(0, 700.0) / (-700.0f64).exp() - 1.0).abs() < 1e-9);
+        // Large counts: about a half at the mean (within the skew, 1/(3·sqrt(m))).
         assert!((poisson_cdf(10_000, 10_000.0) - 0.5).abs() < 0.01);
     }
 
@@ -273,7 +372,8 @@ mod tests {
     fn the_interval_covers_the_true_rate_in_95_percent_of_simulated_runs() {
         // A machine at 500 MH/s, shares at difficulty 512 (scrypt-like 2^16 hashes per
         // difficulty 1): arrivals simulated as exponential gaps from a seeded generator.
-        let (rate, difficulty, hpd1, seconds) = (500e6, 512.0, 65536.0, 300.0);
+        // A small count (about 14 shares a run), where a normal approximation would not do.
+        let (rate, difficulty, hpd1, seconds) = (500e6, 16384.0, 65536.0, 30.0);
         let share_rate = rate / (difficulty * hpd1);
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut uniform = || {
@@ -297,7 +397,7 @@ mod tests {
             // The interval depends on k alone: computed once per count.
             let (lo, hi) = *intervals
                 .entry(k)
-                .or_insert_with(|| Estimate::new(k, k as f64 * difficulty, seconds, hpd1).ci95);
+                .or_insert_with(|| Estimate::at_difficulty(k, difficulty, seconds, hpd1).ci95);
             covered += usize::from(lo <= rate && rate <= hi);
         }
         // Exact intervals are conservative: at least 95% (allowing for the simulation's own
@@ -320,17 +420,53 @@ mod tests {
     fn verdicts() {
         let hpd1 = 65536.0; // scrypt: 2^32/65535 ≈ 65537; a round number suffices here
         // 400 shares at difficulty 1024 over 600 s: about 44.7 MH/s.
-        let e = Estimate::new(400, 400.0 * 1024.0, 600.0, hpd1);
+        let e = Estimate::at_difficulty(400, 1024.0, 600.0, hpd1);
         assert!(e.is_decisive());
         assert_eq!(judge(&e, Some(45e6), Some(0.001), 400, 0.01).0, Verdict::Pass);
         assert_eq!(judge(&e, Some(30e6), Some(0.001), 400, 0.01).0, Verdict::Pass);
         assert_eq!(judge(&e, Some(60e6), Some(0.001), 400, 0.01).0, Verdict::Fail);
         assert_eq!(judge(&e, Some(45e6), Some(0.05), 400, 0.01).0, Verdict::Fail);
         // 5 shares: too few, and it says how many more.
-        let few = Estimate::new(5, 5.0 * 1024.0, 15.0, hpd1);
+        let few = Estimate::at_difficulty(5, 1024.0, 15.0, hpd1);
         let (verdict, why) = judge(&few, Some(22e6), Some(0.0), 5, 0.01);
         assert_eq!(verdict, Verdict::Inconclusive, "{why}");
         assert!(why.contains("more shares"), "{why}");
         assert!(few.shares_to_decide() > 50);
+        // A machine that sends nothing for ten minutes fails: at 45 MH/s it would have sent
+        // about 400 shares; seeing none, the rate is below 3.689 shares' worth.
+        let dead = Estimate::at_difficulty(0, 1024.0, 600.0, hpd1);
+        assert_eq!(judge(&dead, Some(45e6), None, 0, 0.01).0, Verdict::Fail);
+        // One error in 20 is not yet proof of more than 1%; 30 in 400 is.
+        assert_eq!(judge(&e, Some(45e6), Some(1.0 / 20.0), 20, 0.01).0, Verdict::Inconclusive);
+        assert_eq!(judge(&e, Some(45e6), Some(30.0 / 400.0), 400, 0.01).0, Verdict::Fail);
+    }
+
+    #[test]
+    fn the_proportion_interval_matches_exact_limits_worked_by_hand() {
+        // x = 0: the upper limit solves (1 - p)^n = 0.025.
+        let (lo, hi) = binomial_interval(0, 20, 0.05);
+        assert_eq!(lo, 0.0);
+        assert!((hi - (1.0 - 0.025f64.powf(1.0 / 20.0))).abs() < 1e-12);
+        // x = n: the lower limit solves p^n = 0.025.
+        let (lo, hi) = binomial_interval(20, 20, 0.05);
+        assert!((lo - 0.025f64.powf(1.0 / 20.0)).abs() < 1e-12);
+        assert_eq!(hi, 1.0);
+        // x = 1 of 2: P[X ≥ 1] = 1 - (1-p)^2 = 0.025 and P[X ≤ 1] = 1 - p^2 = 0.025.
+        let (lo, hi) = binomial_interval(1, 2, 0.05);
+        assert!((lo - (1.0 - 0.975f64.sqrt())).abs() < 1e-12);
+        assert!((hi - 0.975f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn exposure_weighs_each_difficulty_by_its_time() {
+        // 60 s at difficulty 1 then 60 s at 4: 60/h + 15/h shares per H/s of hashrate.
+        let mut exposure = Exposure::default();
+        exposure.add(60.0, 1.0, 2.0);
+        exposure.add(60.0, 4.0, 2.0);
+        assert_eq!(exposure.seconds, 120.0);
+        assert!((exposure.per_hashrate - (30.0 + 7.5)).abs() < 1e-12);
+        let e = Estimate::new(10, 25.0, exposure, 2.0);
+        let (lo, hi) = poisson_interval(10, 0.05);
+        assert!((e.ci95.0 - lo / 37.5).abs() < 1e-9 && (e.ci95.1 - hi / 37.5).abs() < 1e-9);
     }
 }

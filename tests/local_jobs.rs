@@ -23,6 +23,17 @@ fn the_height_push_is_the_one_real_coinbases_carry() {
     assert_eq!(bip34_height(128), [0x02, 0x80, 0x00]);
     assert_eq!(bip34_height(32_768), [0x03, 0x00, 0x80, 0x00]);
     assert_eq!(bip34_height(8_388_607), [0x03, 0xff, 0xff, 0x7f]);
+    // Bitcoin Core's `CScript() << n`: small numbers are opcodes (regtest heights).
+    assert_eq!(bip34_height(0), [0x00]);
+    assert_eq!(bip34_height(1), [0x51]);
+    assert_eq!(bip34_height(16), [0x60]);
+    assert_eq!(bip34_height(17), [0x01, 0x11]);
+}
+
+#[test]
+fn an_extranonce_too_long_for_a_coinbase_script_is_refused() {
+    assert!(LocalJobs::new(Algorithm::Sha256d, 840_000, 8).is_ok());
+    assert!(LocalJobs::new(Algorithm::Sha256d, 840_000, 90).is_err());
 }
 
 /// A coinbase transaction, field by field.
@@ -79,7 +90,7 @@ fn as_test_job(notify: &Notify) -> TestJob {
 
 #[test]
 fn a_generated_job_is_a_well_formed_block_template_the_engine_checks() {
-    let mut jobs = LocalJobs::new(Algorithm::Sha256d, 840_000, 8);
+    let mut jobs = LocalJobs::new(Algorithm::Sha256d, 840_000, 8).unwrap();
     let notify = jobs.next(1_733_200_000, true);
     assert_eq!(Notify::from_params(&notify.to_params()).unwrap(), notify, "round trip");
     assert!(notify.clean_jobs);
@@ -103,10 +114,10 @@ fn a_generated_job_is_a_well_formed_block_template_the_engine_checks() {
     assert_eq!(outputs[0].1.len(), 22);
     assert_eq!(outputs[0].1[..2], [0x00, 0x14], "P2WPKH");
 
-    // The network target: 0xffff · 2^160, below 2^-79 of all hashes.
-    let target = BigUint::from(0xffffu32) << 160usize;
-    assert_eq!(notify.nbits, 0x1703_ffff);
-    assert!(target < BigUint::from(1u8) << 177usize);
+    // The network target, decoded here from nbits: at most 2^-77 of all hashes.
+    let (exponent, mantissa) = (notify.nbits >> 24, notify.nbits & 0x00ff_ffff);
+    let target = BigUint::from(mantissa) << (8 * (exponent as usize - 3));
+    assert!(target < BigUint::from(1u8) << 179usize, "{target:x}");
 
     // A share mined on it with the independent builder passes the engine's check.
     let job = as_test_job(&notify);
@@ -123,14 +134,14 @@ fn a_generated_job_is_a_well_formed_block_template_the_engine_checks() {
 
 #[test]
 fn jobs_move_on_with_the_chain() {
-    let mut jobs = LocalJobs::new(Algorithm::Scrypt, 3_000_000, 8);
+    let mut jobs = LocalJobs::new(Algorithm::Scrypt, 3_000_000, 8).unwrap();
     let first = jobs.next(100, true);
     let same_block = jobs.next(130, false);
     assert_ne!(first.job_id, same_block.job_id);
-    assert_eq!(
-        (first.prevhash, first.coinb1.clone()),
-        (same_block.prevhash, same_block.coinb1.clone())
-    );
+    assert_eq!(first.prevhash, same_block.prevhash);
+    assert_eq!(first.coinb2, same_block.coinb2);
+    // The job's number is in the coinbase: the same nonce never makes the same header twice.
+    assert_ne!(first.coinb1, same_block.coinb1);
     assert!(!same_block.clean_jobs);
     let next_block = jobs.next(400, true);
     assert_ne!(next_block.prevhash, first.prevhash);

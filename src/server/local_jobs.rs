@@ -10,6 +10,10 @@ use crate::stratum::Notify;
 
 /// Transactions beside the coinbase in every job (a branch of 4 entries).
 const TRANSACTIONS: u32 = 11;
+/// Bytes of the job's number in the coinbase script, after the tag.
+const JOB_NUMBER_LEN: usize = 8;
+/// The longest coinbase script consensus allows.
+const MAX_SCRIPT: usize = 100;
 /// The coinbase's tag, after the height.
 const TAG: &[u8] = b"/sharecheck bench/";
 /// The output's value: 3.125 BTC (the 2024 subsidy), in satoshis; any value does.
@@ -30,14 +34,26 @@ pub struct LocalJobs {
 
 impl LocalJobs {
     /// Jobs for `algorithm` from block `height` on, with room for `extranonce_len` bytes of
-    /// extranonce1 ‖ extranonce2 in the coinbase.
-    pub fn new(algorithm: Algorithm, height: u32, extranonce_len: usize) -> LocalJobs {
+    /// extranonce1 ‖ extranonce2 in the coinbase; refused if the coinbase script would pass
+    /// the 100 bytes consensus allows.
+    pub fn new(
+        algorithm: Algorithm,
+        height: u32,
+        extranonce_len: usize,
+    ) -> Result<LocalJobs, String> {
+        let script_len = bip34_height(height).len() + TAG.len() + JOB_NUMBER_LEN + extranonce_len;
+        if script_len > MAX_SCRIPT {
+            return Err(format!(
+                "a {extranonce_len}-byte extranonce makes a {script_len}-byte coinbase script (at most {MAX_SCRIPT})"
+            ));
+        }
         let prevhash = Hash256(sha256d(&height.to_le_bytes()));
-        LocalJobs { algorithm, height, extranonce_len, prevhash, next_id: 1 }
+        Ok(LocalJobs { algorithm, height, extranonce_len, prevhash, next_id: 1 })
     }
 
-    /// The network target's compact form: about 2^-80 of all hashes for SHA-256d (one
-    /// block in centuries at 100 TH/s) and 2^-56 for scrypt (years at 500 MH/s).
+    /// The network target's compact form: 0x3ffff·2^160, about 2^-78 of all hashes, for
+    /// SHA-256d (a block a century at 100 TH/s) and 0xffff·2^184, 2^-56, for scrypt
+    /// (years at 500 MH/s).
     pub fn nbits(&self) -> u32 {
         match self.algorithm {
             Algorithm::Sha256d => 0x1703_ffff,
@@ -53,7 +69,7 @@ impl LocalJobs {
             self.prevhash = Hash256(sha256d(&self.prevhash.0));
             self.height += 1;
         }
-        let (coinb1, coinb2) = self.coinbase_parts();
+        let (coinb1, coinb2) = self.coinbase_parts(self.next_id);
         let job_id = format!("{:x}", self.next_id);
         self.next_id += 1;
         Notify {
@@ -74,18 +90,20 @@ impl LocalJobs {
         self.height
     }
 
-    /// `coinb1` (up to the extranonces) and `coinb2` (after them).
-    fn coinbase_parts(&self) -> (Vec<u8>, Vec<u8>) {
+    /// `coinb1` (up to the extranonces) and `coinb2` (after them) of job `job`. The job's
+    /// number is in the script, so no two jobs share a header (duplicates are per job).
+    fn coinbase_parts(&self, job: u64) -> (Vec<u8>, Vec<u8>) {
         let height = bip34_height(self.height);
-        let script_len = height.len() + TAG.len() + self.extranonce_len;
+        let script_len = height.len() + TAG.len() + JOB_NUMBER_LEN + self.extranonce_len;
         let mut coinb1 = Vec::new();
         coinb1.extend_from_slice(&1u32.to_le_bytes()); // version
         coinb1.push(1); // one input
         coinb1.extend_from_slice(&[0; 32]); // no previous output
         coinb1.extend_from_slice(&u32::MAX.to_le_bytes());
-        coinb1.push(u8::try_from(script_len).unwrap_or(100)); // at most 100 by consensus
+        coinb1.push(script_len as u8); // at most 100 (checked in `new`): one byte
         coinb1.extend_from_slice(&height);
         coinb1.extend_from_slice(TAG);
+        coinb1.extend_from_slice(&job.to_le_bytes());
         let mut coinb2 = Vec::new();
         coinb2.extend_from_slice(&u32::MAX.to_le_bytes()); // sequence
         coinb2.push(1); // one output
@@ -109,9 +127,15 @@ impl LocalJobs {
     }
 }
 
-/// The BIP 34 height push: the height as a minimal little-endian script number, after
-/// its length (heights above 16; Bitcoin Core writes 1 to 16 as `OP_1`…`OP_16`).
+/// The BIP 34 height push, as Bitcoin Core writes `CScript() << height`: `OP_0` for 0,
+/// `OP_1`…`OP_16` for 1 to 16, else the height as a minimal little-endian script number
+/// after its length.
 pub fn bip34_height(height: u32) -> Vec<u8> {
+    match height {
+        0 => return vec![0x00],
+        1..=16 => return vec![0x50 + height as u8],
+        _ => {}
+    }
     let mut number: Vec<u8> = height.to_le_bytes().to_vec();
     while number.last() == Some(&0) {
         number.pop();

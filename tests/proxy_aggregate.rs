@@ -525,6 +525,15 @@ async fn scrypt_shares_of_many_miners_checked_together_keep_their_own_answers() 
         assert!(seen.iter().all(|s| s.3), "and was good there");
         let distinct: HashSet<&String> = seen.iter().map(|s| &s.1).collect();
         assert_eq!(distinct.len(), 18, "no two miners did the same work");
+        // Checked in rounds: fewer rounds than shares, some of them together.
+        let metrics = http_get(proxy.metrics, "/metrics").await.1;
+        let counter = |name: &str| -> u64 {
+            let line = metrics.lines().find(|l| l.starts_with(name)).expect(name);
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        let (rounds, batched) =
+            (counter("sharecheck_check_rounds_total"), counter("sharecheck_batched_shares_total"));
+        assert!(rounds < 30 && batched >= 2, "30 shares in {rounds} rounds, {batched} batched");
         proxy.stop().await;
     })
     .await;

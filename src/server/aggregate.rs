@@ -218,7 +218,7 @@ pub(crate) fn start_hub(
         events: events.clone(),
         latest: Arc::default(),
         indices: Arc::default(),
-        checker: Checker::start(config.algorithm)?,
+        checker: Checker::start(config.algorithm, stats.clone())?,
     };
     let task = HubTask {
         config,

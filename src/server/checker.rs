@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use tokio::sync::oneshot;
 
+use super::stats::Stats;
 use crate::chain::Algorithm;
 use crate::stratum::Submit;
 use crate::validate::{Reason, Session, Validator, Verdict};
@@ -51,14 +52,14 @@ pub(crate) enum Checker {
 
 impl Checker {
     /// The checker for `algorithm` (for scrypt, the checking thread is started).
-    pub(crate) fn start(algorithm: Algorithm) -> std::io::Result<Checker> {
+    pub(crate) fn start(algorithm: Algorithm, stats: Arc<Stats>) -> std::io::Result<Checker> {
         if algorithm == Algorithm::Sha256d {
             return Ok(Checker::OneAtATime);
         }
         let (requests, queue) = mpsc::sync_channel(QUEUED);
         std::thread::Builder::new()
             .name("sharecheck-checker".into())
-            .spawn(move || check_rounds(queue))?;
+            .spawn(move || check_rounds(queue, &stats))?;
         Ok(Checker::Batched(requests))
     }
 
@@ -88,7 +89,7 @@ impl Checker {
 }
 
 /// The checking thread: one round per wake-up, as many shares as have queued.
-fn check_rounds(queue: mpsc::Receiver<CheckRequest>) {
+fn check_rounds(queue: mpsc::Receiver<CheckRequest>, stats: &Stats) {
     let mut round: Vec<CheckRequest> = Vec::with_capacity(MAX_BATCH);
     // Shares in the last round: under load its miners come back one by one as their
     // answers reach them, and the next round waits for them briefly (lanes filled rather
@@ -105,6 +106,7 @@ fn check_rounds(queue: mpsc::Receiver<CheckRequest>) {
             }
         }
         last_round = round.len();
+        stats.check_round(round.len());
         // Usually one validator (one pool connection); during a pool switch, two.
         while !round.is_empty() {
             let validator = round[0].validator.clone();

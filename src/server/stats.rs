@@ -164,6 +164,9 @@ struct Totals {
     upstream_rejected: u64,
     upstream_unanswered: u64,
     blocks: u64,
+    /// Rounds of the batch checker, and the shares checked in rounds of two or more.
+    check_rounds: u64,
+    batched_shares: u64,
 }
 
 /// A gauge up or down by one.
@@ -435,7 +438,27 @@ impl Stats {
              sharecheck_blocks_total {}",
             totals.blocks
         );
+        let _ = writeln!(
+            out,
+            "# HELP sharecheck_check_rounds_total Rounds of the batch checker (scrypt, aggregated mode).\n\
+             # TYPE sharecheck_check_rounds_total counter\n\
+             sharecheck_check_rounds_total {}\n\
+             # HELP sharecheck_batched_shares_total Shares checked in a round of two or more.\n\
+             # TYPE sharecheck_batched_shares_total counter\n\
+             sharecheck_batched_shares_total {}",
+            totals.check_rounds, totals.batched_shares
+        );
         out
+    }
+
+    /// A round of the batch checker over `shares` shares.
+    pub fn check_round(&self, shares: usize) {
+        self.with_totals(|t| {
+            t.check_rounds += 1;
+            if shares > 1 {
+                t.batched_shares += shares as u64;
+            }
+        });
     }
 }
 

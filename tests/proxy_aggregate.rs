@@ -231,12 +231,9 @@ async fn failover_keeps_extranonce_subscribers_and_reconnects_the_others() {
         assert_eq!(keeps.call("mining.submit", old.clone()).await["result"], true);
 
         // The first pool comes back.
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket.bind(first_addr).unwrap();
         let first_received: Received = Arc::default();
         let spec = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
-        tokio::spawn(test_pool(socket.listen(16).unwrap(), spec, first_received.clone()));
+        tokio::spawn(test_pool(listen_again(first_addr), spec, first_received.clone()));
 
         // The extranonce subscriber is told its new extranonce1 and keeps working.
         let set = loop {
@@ -433,10 +430,7 @@ async fn a_lost_pool_moves_the_miners_on_and_a_mute_one_is_not_failed_back_to() 
 
         // Something comes back at the first pool's address that accepts connections and
         // never answers: the proxy's handshake fails there, so nobody is moved.
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket.bind(first_addr).unwrap();
-        let mute = socket.listen(16).unwrap();
+        let mute = listen_again(first_addr);
         let mute_accepts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = mute_accepts.clone();
         tokio::spawn(async move {

@@ -256,10 +256,7 @@ async fn fails_over_to_the_second_pool_and_back() {
         assert_eq!(miner.call("mining.submit", valid_share(&job, 1)).await["result"], true);
 
         // The first pool comes back: the miner is told to reconnect to the proxy.
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_reuseaddr(true).unwrap();
-        socket.bind(first_addr).unwrap();
-        let first = socket.listen(16).unwrap();
+        let first = listen_again(first_addr);
         let spec = PoolSpec::new(Algorithm::Sha256d, &job, Answers::AtOnce);
         let pool = test_pool(first, spec, first_received.clone());
         tokio::spawn(pool);

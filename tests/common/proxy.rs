@@ -285,6 +285,14 @@ pub async fn start_pool(
     start_pool_with(PoolSpec::new(algorithm, job, answers)).await
 }
 
+/// Listens again on `addr`, an address a test reserved and freed (a pool coming back).
+pub fn listen_again(addr: SocketAddr) -> TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(addr).unwrap();
+    socket.listen(16).unwrap()
+}
+
 /// A test pool as `spec` says, listening on loopback: its address and what it receives.
 pub async fn start_pool_with(spec: PoolSpec) -> (SocketAddr, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -9,7 +9,7 @@ mod common;
 use common::miner::{TestJob, target_for_easier_difficulty};
 use num_bigint::BigUint;
 use sharecheck::Algorithm;
-use sharecheck::server::local_jobs::{LocalJobs, bip34_height};
+use sharecheck::server::local_jobs::{BlockTemplate, LocalJobs, bip34_height};
 use sharecheck::stratum::Notify;
 use sharecheck::validate::{Outcome, Validator, ValidatorConfig};
 
@@ -148,4 +148,122 @@ fn jobs_move_on_with_the_chain() {
     assert_eq!(jobs.height(), 3_000_001);
     assert!(next_block.clean_jobs);
     assert_eq!(next_block.nbits, 0x1a00_ffff, "scrypt: 0xffff · 2^184");
+}
+
+/// A template fixture (real node output, see tests/data/gbt/SOURCES.md).
+fn template_text(name: &str) -> String {
+    let path = format!("{}/tests/data/gbt/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The coinbase's merkle branch over `txids` (display hex), built here from sha2: the
+/// sibling of the coinbase's node on each level, odd levels padded with their last node.
+fn independent_branch(txids: &[&str]) -> Vec<[u8; 32]> {
+    let mut level: Vec<[u8; 32]> = vec![[0; 32]]; // the coinbase's place; never a sibling
+    for id in txids {
+        let mut b: [u8; 32] = hex::decode(id).unwrap().try_into().unwrap();
+        b.reverse();
+        level.push(b);
+    }
+    let mut branch = Vec::new();
+    while level.len() > 1 {
+        branch.push(level[1]);
+        if level.len() % 2 == 1 {
+            level.push(*level.last().unwrap());
+        }
+        level = level.chunks(2).map(|p| common::miner::sha256d(&[p[0], p[1]].concat())).collect();
+    }
+    branch
+}
+
+#[test]
+fn a_template_gives_its_block_coinbase_value_commitment_and_branch() {
+    for (name, algorithm) in
+        [("btc-testnet3-2442185", Algorithm::Sha256d), ("ltc-testnet4-2273263", Algorithm::Scrypt)]
+    {
+        let text = template_text(name);
+        let gbt: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let template = BlockTemplate::from_json(&text).unwrap();
+        let mut jobs = LocalJobs::from_template(algorithm, &template, 10).unwrap();
+        let notify = jobs.next(gbt["curtime"].as_u64().unwrap() as u32, true);
+
+        let txids: Vec<&str> = gbt["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["txid"].as_str().unwrap())
+            .collect();
+        let expected = independent_branch(&txids);
+        assert!(!expected.is_empty());
+        assert_eq!(notify.merkle_branch, expected, "{name}: branch");
+        let mut prev = notify.prevhash.0;
+        prev.reverse();
+        assert_eq!(hex::encode(prev), gbt["previousblockhash"].as_str().unwrap(), "{name}");
+        assert_eq!(format!("{:08x}", notify.nbits), gbt["bits"].as_str().unwrap(), "{name}");
+        assert_eq!(u64::from(notify.version), gbt["version"].as_u64().unwrap(), "{name}");
+
+        let coinbase = [notify.coinb1.clone(), vec![0xab; 10], notify.coinb2.clone()].concat();
+        let Coinbase { script, outputs, .. } = parse_coinbase(&coinbase);
+        let height = gbt["height"].as_u64().unwrap() as u32;
+        assert!(script.starts_with(&bip34_height(height)), "{name}: the template's height");
+        assert_eq!(outputs[0].0, gbt["coinbasevalue"].as_u64().unwrap(), "{name}: value");
+        let commitment = hex::decode(gbt["default_witness_commitment"].as_str().unwrap()).unwrap();
+        assert_eq!(outputs[1], (0, commitment), "{name}: the segwit commitment");
+
+        // Every job of the template is of its block, clean or not.
+        let later = jobs.next(gbt["curtime"].as_u64().unwrap() as u32 + 300, true);
+        assert_eq!((later.prevhash, later.merkle_branch), (notify.prevhash, notify.merkle_branch));
+    }
+}
+
+#[test]
+fn the_templates_branch_rebuilds_the_merkle_root_of_the_block_solved_from_it() {
+    // Litecoin testnet4 block 2 273 263, solved from the fixture's template: its own
+    // coinbase's txid under the branch built from the template gives its header's root.
+    let path =
+        format!("{}/tests/data/gbt/ltc-testnet4-2273263.block.hex", env!("CARGO_MANIFEST_DIR"));
+    let block = hex::decode(std::fs::read_to_string(path).unwrap().trim()).unwrap();
+    let header = &block[..80];
+    // The coinbase (segwit serialization) without its marker, flag and witness: the txid's
+    // bytes. One input, two outputs, one 32-byte witness item.
+    let tx = &block[81..];
+    assert_eq!(tx[4..6], [0x00, 0x01], "segwit marker and flag");
+    let mut at = 6 + 1 + 36;
+    at += 1 + tx[at] as usize + 4; // script, sequence
+    let outputs = tx[at];
+    at += 1;
+    for _ in 0..outputs {
+        at += 8;
+        at += 1 + tx[at] as usize;
+    }
+    let witness_len = 1 + 1 + tx[at + 1] as usize;
+    let stripped = [&tx[..4], &tx[6..at], &tx[at + witness_len..at + witness_len + 4]].concat();
+
+    let template = BlockTemplate::from_json(&template_text("ltc-testnet4-2273263")).unwrap();
+    let mut jobs = LocalJobs::from_template(Algorithm::Scrypt, &template, 10).unwrap();
+    let notify = jobs.next(1_648_489_088, true);
+    let branch: Vec<String> = notify.merkle_branch.iter().map(hex::encode).collect();
+    assert_eq!(common::miner::merkle_root(&stripped, &branch), header[36..68]);
+    assert_eq!(notify.prevhash.0, header[4..36], "the previous hash, header byte order");
+    assert_eq!(notify.nbits.to_le_bytes(), header[72..76]);
+}
+
+#[test]
+fn a_template_answer_in_its_rpc_envelope_is_read_and_bad_ones_are_refused_with_the_reason() {
+    let text = template_text("btc-testnet3-2442185");
+    let bare = BlockTemplate::from_json(&text).unwrap();
+    let wrapped = format!("{{\"result\": {text}, \"error\": null, \"id\": 1}}");
+    assert_eq!(BlockTemplate::from_json(&wrapped).unwrap(), bare);
+    assert_eq!(bare.height, 2_442_185);
+    assert_eq!(bare.txids.len(), 5);
+
+    let mut gbt: serde_json::Value = serde_json::from_str(&text).unwrap();
+    gbt["bits"] = "1d00ff".into();
+    let e = BlockTemplate::from_json(&gbt.to_string()).unwrap_err();
+    assert!(e.contains("bits"), "{e}");
+    gbt.as_object_mut().unwrap().remove("height");
+    let e = BlockTemplate::from_json(&gbt.to_string()).unwrap_err();
+    assert!(e.contains("height"), "{e}");
+    let e = BlockTemplate::from_json("{\"transactions\": 5").unwrap_err();
+    assert!(e.contains("not JSON"), "{e}");
 }

@@ -57,7 +57,7 @@ const FIRST_REQUEST_ID: u64 = 100;
 
 /// What the hub tells every miner, in the order it happened.
 #[derive(Clone, Debug)]
-enum HubEvent {
+pub(super) enum HubEvent {
     /// The pool's `mining.notify` line (already registered in the validator).
     Notify { generation: u64, line: Arc<str> },
     /// The pool's difficulty, for the jobs from `first_seq` on.
@@ -66,18 +66,18 @@ enum HubEvent {
 
 /// The pool connection the miners work for.
 #[derive(Clone)]
-struct PoolView {
+pub(super) struct PoolView {
     /// Counts connections: a new one is a new extranonce and new jobs.
-    generation: u64,
-    rank: usize,
-    validator: Arc<Validator>,
-    extranonce1: Vec<u8>,
+    pub(super) generation: u64,
+    pub(super) rank: usize,
+    pub(super) validator: Arc<Validator>,
+    pub(super) extranonce1: Vec<u8>,
     /// The pool's extranonce2 size.
-    extranonce2_size: usize,
+    pub(super) extranonce2_size: usize,
     /// Bytes of extranonce2 the proxy takes for the miner's index.
-    index_bytes: usize,
+    pub(super) index_bytes: usize,
     /// The pool's version-rolling mask (`None`: no rolling).
-    version_mask: Option<u32>,
+    pub(super) version_mask: Option<u32>,
 }
 
 impl PoolView {
@@ -106,11 +106,11 @@ impl PoolView {
 
 /// The newest job and difficulty, for a miner that subscribes (or falls behind).
 #[derive(Default)]
-struct Latest {
-    generation: u64,
-    notify: Option<Arc<str>>,
+pub(super) struct Latest {
+    pub(super) generation: u64,
+    pub(super) notify: Option<Arc<str>>,
     /// The pool's difficulty and the first job it applies to.
-    difficulty: Option<(f64, u64)>,
+    pub(super) difficulty: Option<(f64, u64)>,
 }
 
 /// Miner indices: fresh ones first, then the longest free, so an index is reused as late
@@ -143,7 +143,7 @@ impl Indices {
 }
 
 /// A request of a miner to the hub.
-enum HubRequest {
+pub(super) enum HubRequest {
     Authorize {
         name: String,
         password: Value,
@@ -163,14 +163,14 @@ enum HubRequest {
 }
 
 /// Where the hub answers a request: the miner's channel and the request's token.
-struct Reply {
+pub(super) struct Reply {
     to: mpsc::Sender<HubAnswer>,
     token: u64,
 }
 
 impl Reply {
     /// A miner that cannot take it has stopped reading: it answers locally on its timer.
-    fn send(self, answer: Answer) {
+    pub(super) fn send(self, answer: Answer) {
         let _ = self.to.try_send(HubAnswer { token: self.token, answer });
     }
 }
@@ -180,7 +180,7 @@ struct HubAnswer {
     answer: Answer,
 }
 
-enum Answer {
+pub(super) enum Answer {
     /// The pool's answer.
     Pool { result: Value, error: Value },
     /// Not forwarded: the share is under the pool's target (downstream difficulty).
@@ -203,30 +203,51 @@ pub(crate) struct Hub {
     checker: Checker,
 }
 
+/// The hub's ends of the channels every miner task holds.
+pub(super) struct HubEnds {
+    pub(super) requests: mpsc::Receiver<HubRequest>,
+    pub(super) pool: watch::Sender<Option<PoolView>>,
+    pub(super) events: broadcast::Sender<HubEvent>,
+    pub(super) latest: Arc<Mutex<Latest>>,
+}
+
+impl Hub {
+    /// A hub handle for miners of `algorithm`, and the ends its task serves them from.
+    pub(super) fn new(
+        algorithm: crate::chain::Algorithm,
+        stats: Arc<Stats>,
+    ) -> std::io::Result<(Hub, HubEnds)> {
+        let (requests, requests_rx) = mpsc::channel(HUB_QUEUE);
+        let (pool_tx, pool) = watch::channel(None);
+        let (events, _) = broadcast::channel(EVENTS_QUEUED);
+        let hub = Hub {
+            requests,
+            pool,
+            events: events.clone(),
+            latest: Arc::default(),
+            indices: Arc::default(),
+            checker: Checker::start(algorithm, stats)?,
+        };
+        let ends =
+            HubEnds { requests: requests_rx, pool: pool_tx, events, latest: hub.latest.clone() };
+        Ok((hub, ends))
+    }
+}
+
 /// Starts the hub: the task owning the upstream connection. It ends once every [`Hub`]
 /// handle is dropped.
 pub(crate) fn start_hub(
     config: Arc<ProxyConfig>,
     stats: Arc<Stats>,
 ) -> std::io::Result<(Hub, tokio::task::JoinHandle<()>)> {
-    let (requests, requests_rx) = mpsc::channel(HUB_QUEUE);
-    let (pool_tx, pool) = watch::channel(None);
-    let (events, _) = broadcast::channel(EVENTS_QUEUED);
-    let hub = Hub {
-        requests,
-        pool,
-        events: events.clone(),
-        latest: Arc::default(),
-        indices: Arc::default(),
-        checker: Checker::start(config.algorithm, stats.clone())?,
-    };
+    let (hub, ends) = Hub::new(config.algorithm, stats.clone())?;
     let task = HubTask {
         config,
         stats,
-        requests: requests_rx,
-        pool: pool_tx,
-        events,
-        latest: hub.latest.clone(),
+        requests: ends.requests,
+        pool: ends.pool,
+        events: ends.events,
+        latest: ends.latest,
         generation: 0,
         known_workers: Vec::new(),
     };
@@ -862,7 +883,8 @@ pub(crate) async fn serve_miner(
     let recorder = recording.map(|w| w.recorder(&peer));
     let (answers_tx, answers) = mpsc::channel(MAX_AWAITED + 16);
     let mut m = AggregatedMiner {
-        difficulty: MinerDifficulty::new(config.downstream_difficulty),
+        difficulty: MinerDifficulty::new(config.downstream_difficulty)
+            .with_vardiff_start(config.vardiff_start),
         config,
         stats: stats.clone(),
         hub,
@@ -1162,7 +1184,15 @@ impl AggregatedMiner {
         }
     }
 
+    /// Tells the statistics the difficulty the miner works at (its hashrate interval).
+    fn note_difficulty(&self) {
+        if let (Some(worker), Some(session)) = (&self.worker, &self.session) {
+            self.stats.worker_difficulty(worker, session.difficulty());
+        }
+    }
+
     async fn send_difficulty(&mut self) -> Result<(), End> {
+        self.note_difficulty();
         let Some(session) = &self.session else { return Ok(()) };
         let d = session.difficulty();
         self.link.send(&json!({"id": null, "method": "mining.set_difficulty", "params": [d]})).await
@@ -1396,6 +1426,7 @@ impl AggregatedMiner {
                 if ok && self.worker.is_none() {
                     self.stats.worker_connection(&worker, true);
                     self.worker = Some(worker);
+                    self.note_difficulty();
                 }
                 let reply = json!({"id": id, "result": result, "error": error});
                 self.link.settle(&id, answer.token, reply).await

@@ -109,12 +109,27 @@ pub struct MinerDifficulty {
     suggested: Option<f64>,
     /// Started before the pool's difficulty was known: the pool's first one starts over.
     provisional: bool,
+    /// Where vardiff starts without a suggestion (`None`: at the pool's difficulty).
+    vardiff_start: Option<f64>,
 }
 
 impl MinerDifficulty {
     /// A miner under `setting`.
     pub fn new(setting: DownstreamDifficulty) -> MinerDifficulty {
-        MinerDifficulty { setting, vardiff: None, suggested: None, provisional: false }
+        MinerDifficulty {
+            setting,
+            vardiff: None,
+            suggested: None,
+            provisional: false,
+            vardiff_start: None,
+        }
+    }
+
+    /// Vardiff starts at `start` (capped at the pool's) for a miner that suggests nothing;
+    /// `None`: at the pool's difficulty.
+    pub fn with_vardiff_start(mut self, start: Option<f64>) -> MinerDifficulty {
+        self.vardiff_start = start.filter(|d| d.is_finite() && *d > 0.0);
+        self
     }
 
     /// Whether the miner works at the pool's difficulty (every valid share forwarded, the
@@ -146,7 +161,8 @@ impl MinerDifficulty {
             DownstreamDifficulty::Upstream => pool,
             DownstreamDifficulty::Fixed(d) => d.min(pool),
             DownstreamDifficulty::Vardiff { shares_per_minute } => {
-                let start = nice_difficulty(self.suggested.unwrap_or(pool).min(pool));
+                let wanted = self.suggested.or(self.vardiff_start).unwrap_or(pool);
+                let start = nice_difficulty(wanted.min(pool));
                 self.vardiff = Some(Vardiff::new(shares_per_minute, start, now));
                 start
             }
@@ -332,5 +348,19 @@ mod tests {
         assert_eq!(nice_difficulty(16_384.9), 16_384.0);
         assert_eq!(nice_difficulty(0.012_345), 0.0123);
         assert_eq!(nice_difficulty(1.0 / 65536.0), 0.000_015_2);
+    }
+
+    #[test]
+    fn vardiff_starts_where_it_is_told_capped_and_a_suggestion_comes_first() {
+        let t0 = Instant::now();
+        let vardiff = DownstreamDifficulty::Vardiff { shares_per_minute: 20.0 };
+        let mut m = MinerDifficulty::new(vardiff).with_vardiff_start(Some(1024.0));
+        assert_eq!(m.start(1e12, t0), 1024.0);
+        assert_eq!(m.start(512.0, t0), 512.0); // never above the pool's
+        let mut m = MinerDifficulty::new(vardiff).with_vardiff_start(Some(1024.0));
+        m.suggest(64.0, 1e12, t0);
+        assert_eq!(m.start(1e12, t0), 64.0);
+        let mut m = MinerDifficulty::new(vardiff).with_vardiff_start(None);
+        assert_eq!(m.start(4096.0, t0), 4096.0);
     }
 }

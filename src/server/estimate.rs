@@ -196,6 +196,19 @@ impl Estimate {
         Estimate { shares, seconds, hashrate, ci95 }
     }
 
+    /// From `shares` counted over `exposure`: the point estimate is the count over the
+    /// exposure (the maximum-likelihood rate, whatever the difficulties were).
+    pub fn from_exposure(shares: u64, exposure: Exposure) -> Estimate {
+        let per = exposure.per_hashrate;
+        let (lo, hi) = poisson_interval(shares, 1.0 - CONFIDENCE);
+        let (hashrate, ci95) = if per > 0.0 {
+            (shares as f64 / per, (lo / per, hi / per))
+        } else {
+            (0.0, (0.0, f64::INFINITY))
+        };
+        Estimate { shares, seconds: exposure.seconds, hashrate, ci95 }
+    }
+
     /// With one difficulty throughout: `shares` at `difficulty` over `seconds`.
     pub fn at_difficulty(
         shares: u64,
@@ -222,6 +235,103 @@ impl Estimate {
                 k > 0 && hi <= DECISIVE_WIDTH * lo
             })
             .map_or(0, |k| k - self.shares)
+    }
+}
+
+/// One machine's shares and exposure as they come, for its [`Estimate`].
+///
+/// The clock runs while the machine has a connection open and a difficulty. It starts over
+/// at the first share that counts, which is not counted itself: the machine's warm-up
+/// (boards starting after it connects) is left out without biasing the count, since a
+/// Poisson process after an arrival is the same process. Before that share the clock runs
+/// from login, so a machine that finds nothing still gets an upper bound, and fails.
+///
+/// A share counts if its hash meets the difficulty in force when it arrives: right after
+/// vardiff raises the difficulty, shares found on easier earlier jobs are accepted but not
+/// counted, so the counted shares stay a Poisson process at the rate the exposure assumes.
+#[derive(Clone, Debug)]
+pub struct ShareClock {
+    hashes_per_diff1: f64,
+    difficulty: Option<f64>,
+    connections: u64,
+    /// Since when exposure has accrued and not yet been added (the clock is running).
+    running_since: Option<std::time::Instant>,
+    /// Whether the first share that counts has come (and restarted the clock).
+    started: bool,
+    shares: u64,
+    exposure: Exposure,
+}
+
+impl ShareClock {
+    /// A clock for an algorithm with `hashes_per_diff1` hashes per difficulty-1 share.
+    pub fn new(hashes_per_diff1: f64) -> ShareClock {
+        ShareClock {
+            hashes_per_diff1,
+            difficulty: None,
+            connections: 0,
+            running_since: None,
+            started: false,
+            shares: 0,
+            exposure: Exposure::default(),
+        }
+    }
+
+    /// Exposure up to `now` added; the clock keeps running if it was.
+    fn accrue(&mut self, now: std::time::Instant) {
+        if let (Some(since), Some(d)) = (self.running_since, self.difficulty) {
+            let seconds = now.saturating_duration_since(since).as_secs_f64();
+            self.exposure.add(seconds, d, self.hashes_per_diff1);
+        }
+        self.running_since = self.running().then_some(now);
+    }
+
+    fn running(&self) -> bool {
+        self.connections > 0 && self.difficulty.is_some()
+    }
+
+    /// A connection of the machine logged in (`true`) or closed (`false`).
+    pub fn connection(&mut self, open: bool, now: std::time::Instant) {
+        self.accrue(now);
+        self.connections =
+            if open { self.connections + 1 } else { self.connections.saturating_sub(1) };
+        self.running_since = self.running().then_some(now);
+    }
+
+    /// The machine works at share difficulty `difficulty` from `now` on.
+    pub fn set_difficulty(&mut self, difficulty: f64, now: std::time::Instant) {
+        if !(difficulty.is_finite() && difficulty > 0.0) {
+            return;
+        }
+        self.accrue(now);
+        self.difficulty = Some(difficulty);
+        self.running_since = self.running().then_some(now);
+    }
+
+    /// An accepted share whose hash has difficulty `share_difficulty`, at `now`.
+    pub fn share(&mut self, share_difficulty: f64, now: std::time::Instant) {
+        let Some(d) = self.difficulty else { return };
+        if share_difficulty < d {
+            return;
+        }
+        if self.started {
+            self.shares += 1;
+        } else {
+            self.started = true;
+            self.exposure = Exposure::default();
+            self.running_since = self.running().then_some(now);
+        }
+    }
+
+    /// The difficulty in force, once one is set.
+    pub fn difficulty(&self) -> Option<f64> {
+        self.difficulty
+    }
+
+    /// The estimate at `now`.
+    pub fn estimate(&self, now: std::time::Instant) -> Estimate {
+        let mut clock = self.clone();
+        clock.accrue(now);
+        Estimate::from_exposure(clock.shares, clock.exposure)
     }
 }
 
@@ -468,5 +578,38 @@ mod tests {
         let e = Estimate::new(10, 25.0, exposure, 2.0);
         let (lo, hi) = poisson_interval(10, 0.05);
         assert!((e.ci95.0 - lo / 37.5).abs() < 1e-9 && (e.ci95.1 - hi / 37.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_share_clock_starts_at_the_first_share_and_weighs_difficulty_changes() {
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut clock = ShareClock::new(2.0);
+        // Logged in at 0, difficulty 1; no share for 10 s: 10 s of exposure, 0 shares.
+        clock.connection(true, at(0));
+        clock.set_difficulty(1.0, at(0));
+        let e = clock.estimate(at(10));
+        assert_eq!((e.shares, e.seconds), (0, 10.0));
+        assert_eq!(e.ci95.1, poisson_interval(0, 0.05).1 / 5.0);
+        // The first share restarts the clock and does not count.
+        clock.share(1.5, at(10));
+        assert_eq!(clock.estimate(at(10)).seconds, 0.0);
+        // 20 s at 1 (3 shares, one under the difficulty: not counted), then 40 s at 4.
+        for s in [12, 15, 29] {
+            clock.share(1.0, at(s));
+        }
+        clock.share(0.5, at(20));
+        clock.set_difficulty(4.0, at(30));
+        clock.share(2.0, at(31)); // an earlier, easier job's share: accepted, not counted
+        clock.share(4.0, at(50));
+        let e = clock.estimate(at(70));
+        // Exposure: 20/(1·2) + 40/(4·2) = 15 per H/s; 4 shares.
+        assert_eq!((e.shares, e.seconds), (4, 60.0));
+        assert!((e.hashrate - 4.0 / 15.0).abs() < 1e-12);
+        // Disconnected for 100 s: no exposure meanwhile.
+        clock.connection(false, at(70));
+        clock.connection(true, at(170));
+        assert_eq!(clock.estimate(at(180)).seconds, 70.0);
     }
 }

@@ -12,12 +12,14 @@ mod checker;
 pub mod difficulty;
 pub mod estimate;
 pub mod lines;
+pub mod local_hub;
 pub mod local_jobs;
 pub mod metrics;
 mod miner;
 pub mod passthrough;
 pub mod record;
 pub mod stats;
+pub mod test_bench;
 pub mod upstream;
 
 use std::future::Future;
@@ -51,6 +53,9 @@ pub struct ProxyConfig {
     /// The difficulty miners work at: the pool's (default), a fixed
     /// lower one, or vardiff; shares under the pool's target are not forwarded.
     pub downstream_difficulty: DownstreamDifficulty,
+    /// Where vardiff starts for a miner that suggests no difficulty (`None`, the default:
+    /// at the pool's).
+    pub vardiff_start: Option<f64>,
     /// The share check's limits and policy.
     pub validator: ValidatorConfig,
     /// How long a valid share waits for the pool's answer before the miner gets the local
@@ -86,6 +91,7 @@ impl ProxyConfig {
             password: None,
             aggregate: false,
             downstream_difficulty: DownstreamDifficulty::Upstream,
+            vardiff_start: None,
             // A validator per miner connection: filters that grow with the shares they
             // hold (a connection sends a few per job) instead of reserving room for 2048
             // each (~135 KB a job), and fewer retired ones kept.
@@ -119,16 +125,30 @@ pub async fn serve(
     let urls: Vec<String> = config.upstreams.iter().map(ToString::to_string).collect();
     let stats = Arc::new(stats::Stats::new(config.algorithm, &urls, config.max_worker_series));
     let config = Arc::new(config);
+    let hub = match config.aggregate {
+        true => Some(aggregate::start_hub(config.clone(), stats.clone())?),
+        false => None,
+    };
+    accept_miners(listener, metrics, config, stats, hub, shutdown).await
+}
+
+/// The accept loop of [`serve`] and of the test bench: miners served by the hub's miner
+/// tasks when there is a hub (aggregated mode, the bench), else each through its own pool
+/// connection.
+pub(crate) async fn accept_miners(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    config: Arc<ProxyConfig>,
+    stats: Arc<stats::Stats>,
+    hub: Option<(aggregate::Hub, tokio::task::JoinHandle<()>)>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     let recording = match &config.record {
         Some(r) => Some(Arc::new(record::RecordWriter::start(r.clone())?)),
         None => None,
-    };
-    let hub = match config.aggregate {
-        true => Some(aggregate::start_hub(config.clone(), stats.clone())?),
-        false => None,
     };
     if let Some(metrics) = metrics {
         tokio::spawn(metrics::serve_metrics(metrics, stats.clone(), stopping.clone()));

@@ -131,7 +131,8 @@ struct Relay {
 impl Relay {
     fn new(config: Arc<ProxyConfig>, stats: Arc<Stats>, rank: usize, link: MinerLink) -> Relay {
         let validator = Validator::new(config.algorithm, config.validator.clone());
-        let difficulty = MinerDifficulty::new(config.downstream_difficulty);
+        let difficulty = MinerDifficulty::new(config.downstream_difficulty)
+            .with_vardiff_start(config.vardiff_start);
         let pool_targets = PoolTargets::new(config.algorithm);
         let session = validator.new_session();
         let next_probe = Instant::now() + config.failback_interval;

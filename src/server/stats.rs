@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::estimate::{Estimate, ShareClock};
 use crate::chain::Algorithm;
 use crate::validate::{Outcome, Reason, Verdict};
 
@@ -62,11 +63,14 @@ struct Worker {
     last_share: Option<Instant>,
     /// Accepted difficulty per 10-second bucket, with the bucket's number.
     difficulty: Box<[(u64, f64); BUCKETS]>,
+    /// The shares and exposure behind the bench's estimate with its interval.
+    clock: ShareClock,
 }
 
 impl Worker {
-    fn new() -> Worker {
+    fn new(hashes_per_diff1: f64) -> Worker {
         Worker {
+            clock: ShareClock::new(hashes_per_diff1),
             connections: 0,
             accepted: 0,
             blocks: 0,
@@ -147,6 +151,17 @@ pub struct WorkerReport {
     pub last_share_age_s: Option<f64>,
 }
 
+/// One worker's hashrate estimate, as the test bench judges it.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerEstimate {
+    /// The estimate with its exact 95% interval.
+    pub estimate: Estimate,
+    /// The difficulty the worker works at now (`None` before it is known).
+    pub difficulty: Option<f64>,
+    /// Shares that were hashed (the hardware-error ratio's denominator).
+    pub hashed: u64,
+}
+
 /// The proxy's statistics.
 pub struct Stats {
     algorithm: Algorithm,
@@ -200,7 +215,8 @@ impl Stats {
             OTHER_WORKERS
         };
         if !workers.contains_key(key) {
-            workers.insert(key.to_string(), Worker::new());
+            let per_diff1 = self.algorithm.hashes_per_diff1_share();
+            workers.insert(key.to_string(), Worker::new(per_diff1));
         }
         if let Some(w) = workers.get_mut(key) {
             f(w);
@@ -237,9 +253,35 @@ impl Stats {
 
     /// A connection authorized as `worker` (`true`), or closed after that (`false`).
     pub fn worker_connection(&self, worker: &str, open: bool) {
+        let now = Instant::now();
         self.with_worker(worker, |w| {
             w.connections = if open { w.connections + 1 } else { w.connections.saturating_sub(1) };
+            w.clock.connection(open, now);
         });
+    }
+
+    /// A connection authorized as `worker` works at share difficulty `difficulty` from now
+    /// on (for the hashrate interval).
+    pub fn worker_difficulty(&self, worker: &str, difficulty: f64) {
+        let now = Instant::now();
+        self.with_worker(worker, |w| w.clock.set_difficulty(difficulty, now));
+    }
+
+    /// Every worker's hashrate estimate with its exact 95% interval, by name.
+    pub fn estimates(&self) -> HashMap<String, WorkerEstimate> {
+        let now = Instant::now();
+        let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+        workers
+            .iter()
+            .map(|(name, w)| {
+                let estimate = WorkerEstimate {
+                    estimate: w.clock.estimate(now),
+                    difficulty: w.clock.difficulty(),
+                    hashed: w.hashed,
+                };
+                (name.clone(), estimate)
+            })
+            .collect()
     }
 
     /// The local verdict on a share of `worker`, checked at share difficulty `difficulty`.
@@ -257,6 +299,7 @@ impl Stats {
             match verdict.outcome {
                 Outcome::Accepted | Outcome::Block => {
                     w.accepted += 1;
+                    w.clock.share(verdict.share_difficulty.unwrap_or(0.0), now);
                     w.credit(bucket, difficulty);
                     if verdict.outcome == Outcome::Block {
                         w.blocks += 1;

@@ -5,6 +5,8 @@ mod hash_cmd;
 #[cfg(feature = "server")]
 mod proxy_cmd;
 mod replay_cmd;
+#[cfg(feature = "server")]
+mod serve_cmd;
 mod target_cmd;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +38,10 @@ enum Command {
     /// Run a validating stratum proxy: miners connect here, valid shares go to the pool.
     #[cfg(feature = "server")]
     Proxy(Box<proxy_cmd::ProxyArgs>),
+    /// Run an ASIC test bench: machines connect here and get their hashrate with a 95%
+    /// interval, their hardware-error ratio and a pass/fail.
+    #[cfg(feature = "server")]
+    Serve(Box<serve_cmd::ServeArgs>),
 }
 
 /// A failed command: the one line printed on stderr and the exit status.
@@ -79,6 +85,8 @@ pub fn run() -> i32 {
         Command::Bench(args) => bench_cmd::run(&args),
         #[cfg(feature = "server")]
         Command::Proxy(args) => proxy_cmd::run(&args),
+        #[cfg(feature = "server")]
+        Command::Serve(args) => serve_cmd::run(&args),
     };
     match result {
         Ok(status) => status,

@@ -204,7 +204,7 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
 }
 
 /// SIGINT or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

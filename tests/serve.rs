@@ -1,0 +1,365 @@
+//! `sharecheck serve`, the test bench, over loopback with simulated machines of known
+//! hashrate. Each machine draws its share arrivals from a seeded Poisson process of rate
+//! λ = H / (D · hashes per difficulty-1 share) and, at each arrival, mines a real share at
+//! the bench's difficulty D with the independent builder (sha2 / the scrypt crate, never
+//! the engine): the bench sees what a machine hashing at H would send. D is tiny (a few
+//! hashes a share), so hundreds of machines run in one test.
+#![cfg(feature = "server")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::miner::{TestJob, share_target};
+use common::proxy::{difficulty_for, http_get, pow, within};
+use num_bigint::BigUint;
+use serde_json::{Value, json};
+use sharecheck::Algorithm;
+use sharecheck::server::DownstreamDifficulty;
+use sharecheck::server::test_bench::{BenchConfig, BenchReport, run_bench};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The bench's fixed difficulty is 2^-30 of SHA-256d's (target 0xffff·2^238): about 4
+/// hashes a share.
+const LOG2_EASY: u32 = 30;
+
+/// Hashes per difficulty-1 share, from the pool conventions' diff1 targets: SHA-256d
+/// 0xffff·2^208, scrypt 0xffff·2^224.
+fn hashes_per_diff1(algorithm: Algorithm) -> f64 {
+    match algorithm {
+        Algorithm::Sha256d => 2f64.powi(48) / 65535.0,
+        Algorithm::Scrypt => 2f64.powi(32) / 65535.0,
+    }
+}
+
+/// The pool conventions' difficulty-1 targets: SHA-256d 0xffff·2^208, scrypt 0xffff·2^224.
+fn diff1_target(algorithm: Algorithm) -> BigUint {
+    let shift = match algorithm {
+        Algorithm::Sha256d => 208usize,
+        Algorithm::Scrypt => 224,
+    };
+    BigUint::from(0xffffu32) << shift
+}
+
+/// A seeded generator (SplitMix64): the same arrivals every run.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next_f64(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64 // in (0, 1)
+    }
+
+    /// An exponential wait of rate `rate` per second.
+    fn wait(&mut self, rate: f64) -> Duration {
+        Duration::from_secs_f64(-self.next_f64().ln() / rate)
+    }
+}
+
+/// A simulated machine.
+#[derive(Clone)]
+struct Machine {
+    worker: String,
+    /// Hashes a second: shares come at H / (D · h₁) a second at the difficulty D in force.
+    hashrate: f64,
+    /// Every n-th share is a bad hash (misses the share target): a failing hashboard.
+    bad_every: Option<u64>,
+    /// Valid shares sent again once each (a firmware resubmitting): answered duplicate.
+    resubmit: u64,
+    /// Connects this long after the bench starts.
+    start_after: Duration,
+    seed: u64,
+}
+
+/// What a machine was answered: accepted, and rejections by stratum error code.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Tally {
+    accepted: u64,
+    rejected: BTreeMap<i64, u64>,
+    bad_sent: u64,
+    /// The difficulties the bench set after the first.
+    difficulties: Vec<f64>,
+}
+
+fn job_from(params: &Value) -> TestJob {
+    let s = |i: usize| params[i].as_str().unwrap().to_string();
+    TestJob {
+        id: s(0),
+        prevhash_stratum: s(1),
+        coinb1: s(2),
+        coinb2: s(3),
+        branch: params[4].as_array().unwrap().iter().map(|b| b.as_str().unwrap().into()).collect(),
+        version: u32::from_str_radix(&s(5), 16).unwrap(),
+        nbits: u32::from_str_radix(&s(6), 16).unwrap(),
+        ntime: u32::from_str_radix(&s(7), 16).unwrap(),
+    }
+}
+
+/// Runs `machine` against the bench at `addr` until the bench closes the connection.
+async fn run_machine(algorithm: Algorithm, addr: SocketAddr, machine: Machine) -> Tally {
+    tokio::time::sleep(machine.start_after).await;
+    let (read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
+    let mut lines = BufReader::new(read).lines();
+    let send = |id: u64, method: &str, params: Value| {
+        format!("{}\n", json!({"id": id, "method": method, "params": params}))
+    };
+    let mut out = send(1, "mining.subscribe", json!(["cpuminer/2.5.1"]));
+    out += &send(2, "mining.authorize", json!([machine.worker, "x"]));
+    write.write_all(out.as_bytes()).await.unwrap();
+    let (mut en1, mut job, mut authorized, mut difficulty) = (None, None, false, None);
+    while en1.is_none() || job.is_none() || !authorized {
+        let m: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+        match (m["id"].as_u64(), m["method"].as_str()) {
+            (Some(1), _) => en1 = Some(m["result"][1].as_str().unwrap().to_string()),
+            (Some(2), _) => authorized = m["result"] == true,
+            (_, Some("mining.notify")) => job = Some(job_from(&m["params"])),
+            (_, Some("mining.set_difficulty")) => difficulty = m["params"][0].as_f64(),
+            _ => {}
+        }
+    }
+    let (en1, mut job) = (en1.unwrap(), job.unwrap());
+    let diff1 = diff1_target(algorithm);
+    let mut d = difficulty.expect("a difficulty before the job");
+    let mut target = share_target(&diff1, d);
+    let rate = |d: f64| machine.hashrate / (d * hashes_per_diff1(algorithm));
+    let mut random = SplitMix(machine.seed);
+    let mut tally = Tally::default();
+    let mut next_at = tokio::time::Instant::now() + random.wait(rate(d));
+    let (mut sent, mut next_id) = (0u64, 10u64);
+    let mut resubmits = Vec::new();
+    loop {
+        tokio::select! {
+            line = lines.next_line() => {
+                let Ok(Some(line)) = line else { return tally }; // the bench has ended
+                let m: Value = serde_json::from_str(&line).unwrap();
+                if m["method"] == "mining.notify" {
+                    job = job_from(&m["params"]);
+                } else if m["method"] == "mining.set_difficulty" {
+                    // Applied at once, as cgminer does; the next arrival drawn afresh.
+                    d = m["params"][0].as_f64().unwrap();
+                    target = share_target(&diff1, d);
+                    next_at = tokio::time::Instant::now() + random.wait(rate(d));
+                    tally.difficulties.push(d);
+                } else if m["id"].as_u64().is_some_and(|id| id >= 10) {
+                    match m["error"][0].as_i64() {
+                        None if m["result"] == true => tally.accepted += 1,
+                        Some(code) => *tally.rejected.entry(code).or_default() += 1,
+                        None => panic!("an answer neither true nor an error: {m}"),
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(next_at) => {
+                // Arrivals on an absolute timeline: a late wake-up sends at once.
+                next_at += random.wait(rate(d));
+                sent += 1;
+                let en2 = format!("{sent:08x}");
+                let bad = machine.bad_every.is_some_and(|n| sent % n == 0);
+                let mut header = job.header(&en1, &en2, job.ntime, 0, job.version);
+                let nonce = (0u32..)
+                    .find(|n| {
+                        header[76..].copy_from_slice(&n.to_le_bytes());
+                        (pow(algorithm, &header) <= target) != bad
+                    })
+                    .unwrap();
+                tally.bad_sent += u64::from(bad);
+                let params = json!([machine.worker, job.id, en2,
+                    format!("{:08x}", job.ntime), format!("{nonce:08x}")]);
+                let mut out = send(next_id, "mining.submit", params.clone());
+                next_id += 1;
+                if !bad && (resubmits.len() as u64) < machine.resubmit {
+                    resubmits.push(params.clone());
+                    out += &send(next_id, "mining.submit", params);
+                    next_id += 1;
+                }
+                if write.write_all(out.as_bytes()).await.is_err() {
+                    return tally;
+                }
+            }
+        }
+    }
+}
+
+/// A bench on loopback for `algorithm` at the tiny difficulty, expecting `expected` H/s,
+/// with any other settings `configure` makes.
+async fn start_bench(
+    algorithm: Algorithm,
+    expected: f64,
+    seconds: f64,
+    configure: impl FnOnce(&mut BenchConfig),
+) -> (SocketAddr, SocketAddr, tokio::task::JoinHandle<BenchReport>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr, metrics_addr) = (listener.local_addr().unwrap(), metrics.local_addr().unwrap());
+    let mut config = BenchConfig::new(algorithm);
+    config.difficulty = DownstreamDifficulty::Fixed(difficulty_for(algorithm, LOG2_EASY));
+    config.expected_hashrate = Some(expected);
+    config.duration = Some(Duration::from_secs_f64(seconds));
+    config.job_interval = Duration::from_secs(60);
+    configure(&mut config);
+    let bench = tokio::spawn(async move {
+        run_bench(listener, Some(metrics), config, std::future::pending()).await.unwrap()
+    });
+    (addr, metrics_addr, bench)
+}
+
+fn reason_code(reason: &str) -> i64 {
+    match reason {
+        "duplicate" => 22,
+        "low_difficulty" => 23,
+        "stale" | "unknown_job" => 21,
+        other => panic!("unexpected reason {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashrate_intervals_cover_the_true_rate_and_every_verdict_is_reached() {
+    within(60, async {
+        let algorithm = Algorithm::Sha256d;
+        let d = difficulty_for(algorithm, LOG2_EASY);
+        let rate = 25.0; // shares a second
+        let true_hashrate = rate * d * hashes_per_diff1(algorithm);
+        let (addr, metrics, bench) = start_bench(algorithm, true_hashrate, 6.0, |_| {}).await;
+
+        let machine = |worker: String, hashrate: f64, seed: u64| Machine {
+            worker,
+            hashrate,
+            bad_every: None,
+            resubmit: 0,
+            start_after: Duration::ZERO,
+            seed,
+        };
+        let mut machines: Vec<Machine> =
+            (0..200).map(|i| machine(format!("healthy-{i:03}"), true_hashrate, 1000 + i)).collect();
+        // Half the hashrate they should have: a dead hashboard.
+        machines.extend((0..10).map(|i| machine(format!("half-{i}"), true_hashrate / 2.0, 5000 + i)));
+        // Healthy, but connected for the last second only: too few shares to tell.
+        let late = Duration::from_secs(5);
+        machines.push(Machine { start_after: late, ..machine("late".into(), true_hashrate, 7) });
+        // One share in 20 a bad hash: 5% hardware errors.
+        machines.push(Machine { bad_every: Some(20), ..machine("errors".into(), true_hashrate, 8) });
+        // Three valid shares sent twice.
+        machines.push(Machine { resubmit: 3, ..machine("resubmits".into(), true_hashrate, 9) });
+        let runs: Vec<_> = machines
+            .iter()
+            .map(|m| tokio::spawn(run_machine(algorithm, addr, m.clone())))
+            .collect();
+        // The statistics while it runs: the metrics endpoint sees the machines.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (status, body) = http_get(metrics, "/workers").await;
+        assert!(status.contains("200"), "{status}");
+        let workers: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(workers.as_array().unwrap().len(), machines.len() - 1, "all but the late one");
+
+        let mut tallies = BTreeMap::new();
+        for (m, run) in machines.iter().zip(runs) {
+            tallies.insert(m.worker.clone(), run.await.unwrap());
+        }
+        let report = bench.await.unwrap();
+        assert_eq!(report.algo, "sha256d");
+        assert!((6.0..9.0).contains(&report.duration_s), "{}", report.duration_s);
+        assert_eq!(report.workers.len(), machines.len());
+
+        // The report's counts are what each machine was answered.
+        for w in &report.workers {
+            let tally = &tallies[&w.worker];
+            assert_eq!(w.accepted, tally.accepted, "{}", w.worker);
+            let rejected: BTreeMap<i64, u64> =
+                w.rejected.iter().map(|(r, n)| (reason_code(r), *n)).collect();
+            assert_eq!(rejected, tally.rejected, "{}", w.worker);
+        }
+
+        let by_name = |name: &str| report.workers.iter().find(|w| w.worker == name).unwrap();
+        // Coverage: the exact 95% interval holds the true rate for at least 90% of the
+        // healthy machines (each its own seeded run).
+        let healthy: Vec<_> =
+            report.workers.iter().filter(|w| w.worker.starts_with("healthy")).collect();
+        let covered = healthy
+            .iter()
+            .filter(|w| {
+                let [lo, hi] = w.hashrate_ci95;
+                lo.unwrap() <= true_hashrate && true_hashrate <= hi.unwrap()
+            })
+            .count();
+        assert!(covered >= 180, "the interval covered the true rate {covered} times in 200");
+        let passed = healthy.iter().filter(|w| w.verdict == "pass").count();
+        assert!(passed >= 180, "{passed} healthy machines of 200 passed");
+        for w in report.workers.iter().filter(|w| w.worker.starts_with("half")) {
+            assert_eq!(w.verdict, "fail", "{}: {}", w.worker, w.why);
+            assert!(w.why.contains("above the 95% interval"), "{}", w.why);
+        }
+        let late = by_name("late");
+        assert_eq!(late.verdict, "inconclusive", "{}", late.why);
+        assert!(late.why.contains("more minutes"), "{}", late.why);
+
+        // 5% bad hashes: the ratio is exactly what was sent, and the machine fails on it.
+        let errors = by_name("errors");
+        let tally = &tallies["errors"];
+        let hashed = tally.accepted + tally.bad_sent;
+        assert_eq!(tally.rejected.get(&23), Some(&tally.bad_sent));
+        let ratio = errors.hw_error_ratio.unwrap();
+        assert!((ratio - tally.bad_sent as f64 / hashed as f64).abs() < 1e-12, "{ratio}");
+        assert!((0.04..=0.06).contains(&ratio), "{ratio}");
+        assert_eq!(errors.verdict, "fail", "{}", errors.why);
+        assert!(errors.why.contains("hardware errors"), "{}", errors.why);
+
+        let resubmits = by_name("resubmits");
+        assert_eq!(resubmits.rejected.get("duplicate"), Some(&3));
+        assert_eq!(resubmits.hw_error_ratio, Some(0.0));
+        assert_eq!(resubmits.verdict, "pass", "{}", resubmits.why);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vardiff_brings_each_machine_to_its_share_rate_and_the_interval_still_covers() {
+    within(60, async {
+        // 10 shares a second wanted; machines that send that at 2^-26 start at 2^-32 (64
+        // times too many shares) and are raised within the first second.
+        let algorithm = Algorithm::Sha256d;
+        let hashrate = 10.0 * (-26f64).exp2() * hashes_per_diff1(algorithm);
+        let (addr, _, bench) = start_bench(algorithm, hashrate, 6.0, |c| {
+            c.difficulty = DownstreamDifficulty::Vardiff { shares_per_minute: 600.0 };
+            c.vardiff_start = (-32f64).exp2();
+        })
+        .await;
+        let machines: Vec<Machine> = (0..10)
+            .map(|i| Machine {
+                worker: format!("vardiff-{i}"),
+                hashrate,
+                bad_every: None,
+                resubmit: 0,
+                start_after: Duration::ZERO,
+                seed: 300 + i,
+            })
+            .collect();
+        let runs: Vec<_> = machines
+            .iter()
+            .map(|m| tokio::spawn(run_machine(algorithm, addr, m.clone())))
+            .collect();
+        let mut tallies = Vec::new();
+        for run in runs {
+            tallies.push(run.await.unwrap());
+        }
+        let report = bench.await.unwrap();
+        let mut covered = 0;
+        for (w, tally) in report.workers.iter().zip(&tallies) {
+            // Raised, to within one step of the share rate asked for.
+            let last = *tally.difficulties.last().expect("vardiff raised the difficulty");
+            assert!((-27f64).exp2() <= last && last <= (-25f64).exp2(), "{}: {last}", w.worker);
+            assert_eq!(w.difficulty, Some(last), "{}", w.worker);
+            assert_eq!(w.accepted, tally.accepted, "{}", w.worker);
+            assert!(w.shares_counted >= 20, "{}: {} counted", w.worker, w.shares_counted);
+            let [lo, hi] = w.hashrate_ci95;
+            covered += usize::from(lo.unwrap() <= hashrate && hashrate <= hi.unwrap());
+        }
+        assert!(covered >= 8, "the interval covered the true rate for {covered} of 10");
+    })
+    .await;
+}

@@ -156,26 +156,6 @@ fn template_text(name: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-/// The coinbase's merkle branch over `txids` (display hex), built here from sha2: the
-/// sibling of the coinbase's node on each level, odd levels padded with their last node.
-fn independent_branch(txids: &[&str]) -> Vec<[u8; 32]> {
-    let mut level: Vec<[u8; 32]> = vec![[0; 32]]; // the coinbase's place; never a sibling
-    for id in txids {
-        let mut b: [u8; 32] = hex::decode(id).unwrap().try_into().unwrap();
-        b.reverse();
-        level.push(b);
-    }
-    let mut branch = Vec::new();
-    while level.len() > 1 {
-        branch.push(level[1]);
-        if level.len() % 2 == 1 {
-            level.push(*level.last().unwrap());
-        }
-        level = level.chunks(2).map(|p| common::miner::sha256d(&[p[0], p[1]].concat())).collect();
-    }
-    branch
-}
-
 #[test]
 fn a_template_gives_its_block_coinbase_value_commitment_and_branch() {
     for (name, algorithm) in
@@ -193,7 +173,7 @@ fn a_template_gives_its_block_coinbase_value_commitment_and_branch() {
             .iter()
             .map(|t| t["txid"].as_str().unwrap())
             .collect();
-        let expected = independent_branch(&txids);
+        let expected = common::miner::coinbase_branch(&txids);
         assert!(!expected.is_empty());
         assert_eq!(notify.merkle_branch, expected, "{name}: branch");
         let mut prev = notify.prevhash.0;

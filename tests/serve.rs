@@ -105,7 +105,20 @@ fn job_from(params: &Value) -> TestJob {
 /// Runs `machine` against the bench at `addr` until the bench closes the connection.
 async fn run_machine(algorithm: Algorithm, addr: SocketAddr, machine: Machine) -> Tally {
     tokio::time::sleep(machine.start_after).await;
-    let (read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
+    let mut attempts = 0;
+    let stream = loop {
+        // A bench run as its own process may still be starting: a few tries.
+        match TcpStream::connect(addr).await {
+            Ok(stream) => break stream,
+            Err(e) if attempts < 100 => {
+                attempts += 1;
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the bench at {addr} does not answer: {e}"),
+        }
+    };
+    let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     let send = |id: u64, method: &str, params: Value| {
         format!("{}\n", json!({"id": id, "method": method, "params": params}))
@@ -238,12 +251,14 @@ async fn hashrate_intervals_cover_the_true_rate_and_every_verdict_is_reached() {
         let mut machines: Vec<Machine> =
             (0..200).map(|i| machine(format!("healthy-{i:03}"), true_hashrate, 1000 + i)).collect();
         // Half the hashrate they should have: a dead hashboard.
-        machines.extend((0..10).map(|i| machine(format!("half-{i}"), true_hashrate / 2.0, 5000 + i)));
+        machines
+            .extend((0..10).map(|i| machine(format!("half-{i}"), true_hashrate / 2.0, 5000 + i)));
         // Healthy, but connected for the last second only: too few shares to tell.
         let late = Duration::from_secs(5);
         machines.push(Machine { start_after: late, ..machine("late".into(), true_hashrate, 7) });
         // One share in 20 a bad hash: 5% hardware errors.
-        machines.push(Machine { bad_every: Some(20), ..machine("errors".into(), true_hashrate, 8) });
+        machines
+            .push(Machine { bad_every: Some(20), ..machine("errors".into(), true_hashrate, 8) });
         // Three valid shares sent twice.
         machines.push(Machine { resubmit: 3, ..machine("resubmits".into(), true_hashrate, 9) });
         let runs: Vec<_> = machines
@@ -360,6 +375,281 @@ async fn vardiff_brings_each_machine_to_its_share_rate_and_the_interval_still_co
             covered += usize::from(lo.unwrap() <= hashrate && hashrate <= hi.unwrap());
         }
         assert!(covered >= 8, "the interval covered the true rate for {covered} of 10");
+    })
+    .await;
+}
+
+/// A free loopback port (taken and released: the bench binds it next).
+fn free_port() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_runs_for_its_duration_writes_the_report_and_exits_by_itself() {
+    within(60, async {
+        let algorithm = Algorithm::Scrypt;
+        let d = difficulty_for(algorithm, LOG2_EASY);
+        let hashrate = 8.0 * d * hashes_per_diff1(algorithm); // 8 shares a second
+        let addr = free_port();
+        let report_path =
+            std::env::temp_dir().join(format!("sharecheck-serve-{}.json", addr.port()));
+        let args: Vec<String> = [
+            "serve",
+            "--algo",
+            "scrypt",
+            "--listen",
+            &addr.to_string(),
+            "--duration",
+            "4",
+            "--difficulty",
+            &d.to_string(),
+            "--expect-hashrate",
+            &hashrate.to_string(),
+            "--report",
+            report_path.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let bench = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::run_sharecheck_within(&args, Vec::new(), Duration::from_secs(30))
+        });
+        let machine = Machine {
+            worker: "l3-bench".into(),
+            hashrate,
+            bad_every: None,
+            resubmit: 2,
+            start_after: Duration::ZERO,
+            seed: 11,
+        };
+        let tally = run_machine(algorithm, addr, machine).await;
+        let (output, elapsed) = bench.await.unwrap();
+        assert!(elapsed < Duration::from_secs(10), "stopped after {elapsed:?}");
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+        let _ = std::fs::remove_file(&report_path);
+        assert_eq!(report["algo"], "scrypt");
+        let w = &report["workers"][0];
+        assert_eq!(report["workers"].as_array().unwrap().len(), 1);
+        assert_eq!(w["worker"], "l3-bench");
+        assert_eq!(w["accepted"], tally.accepted);
+        assert!(tally.accepted >= 10, "{tally:?}");
+        assert_eq!(w["rejected"], json!({"duplicate": 2}));
+        assert_eq!(w["hw_error_ratio"], 0.0);
+        assert_eq!(w["expected_hashrate_hs"], hashrate);
+        assert_eq!(w["difficulty"], d);
+        let [lo, hi] =
+            [w["hashrate_ci95"][0].as_f64().unwrap(), w["hashrate_ci95"][1].as_f64().unwrap()];
+        assert!(lo < hi && w["hashrate_hs"].as_f64().unwrap() > 0.0, "{w}");
+        // The verdict and the exit status agree: 0 pass, 1 fail, 3 inconclusive.
+        let status = output.status.code().unwrap();
+        let verdict = w["verdict"].as_str().unwrap();
+        assert_eq!(
+            status,
+            match verdict {
+                "pass" => 0,
+                "fail" => 1,
+                _ => 3,
+            },
+            "{verdict}"
+        );
+        // Not a terminal: plain lines, one per worker, the last at the end.
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let last = stdout.lines().last().unwrap();
+        assert!(
+            last.contains("l3-bench accepted=") && last.contains(&format!("verdict={verdict}")),
+            "{stdout}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_ends_the_bench_with_its_report_within_seconds() {
+    within(60, async {
+        let algorithm = Algorithm::Sha256d;
+        let d = difficulty_for(algorithm, LOG2_EASY);
+        let addr = free_port();
+        let report_path =
+            std::env::temp_dir().join(format!("sharecheck-serve-{}.json", addr.port()));
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sharecheck"))
+            .args(["serve", "--algo", "sha256d", "--listen", &addr.to_string()])
+            .args(["--difficulty", &d.to_string(), "--report", report_path.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let machine = Machine {
+            worker: "s19".into(),
+            hashrate: 20.0 * d * hashes_per_diff1(algorithm),
+            bad_every: None,
+            resubmit: 0,
+            start_after: Duration::ZERO,
+            seed: 12,
+        };
+        let run = tokio::spawn(run_machine(algorithm, addr, machine));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let interrupted = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(interrupted.success());
+        let sent_at = std::time::Instant::now();
+        let tally = run.await.unwrap();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(sent_at.elapsed() < Duration::from_secs(10), "still running after Ctrl-C");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(sent_at.elapsed() < Duration::from_secs(5), "{:?}", sent_at.elapsed());
+        assert!(matches!(status.code(), Some(0 | 1 | 3)), "{status:?}");
+        let report: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
+        let _ = std::fs::remove_file(&report_path);
+        assert_eq!(report["workers"][0]["accepted"], tally.accepted);
+        assert!(tally.accepted > 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_gives_the_jobs_its_branch_coinbase_value_and_commitment() {
+    within(60, async {
+        let algorithm = Algorithm::Sha256d;
+        let d = difficulty_for(algorithm, LOG2_EASY);
+        let addr = free_port();
+        let path =
+            format!("{}/tests/data/gbt/btc-testnet3-2442185.json", env!("CARGO_MANIFEST_DIR"));
+        let gbt: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let args: Vec<String> = [
+            "serve",
+            "--algo",
+            "sha256d",
+            "--listen",
+            &addr.to_string(),
+            "--duration",
+            "3",
+            "--difficulty",
+            &d.to_string(),
+            "--template",
+            &path,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let bench = tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::run_sharecheck_within(&args, Vec::new(), Duration::from_secs(30))
+        });
+        // A machine mines on the template's jobs (the engine accepts its shares)...
+        let machine = Machine {
+            worker: "bitaxe".into(),
+            hashrate: 10.0 * d * hashes_per_diff1(algorithm),
+            bad_every: None,
+            resubmit: 0,
+            start_after: Duration::ZERO,
+            seed: 13,
+        };
+        let mining = tokio::spawn(run_machine(algorithm, addr, machine));
+        // ...and the job reads as the template's block, checked here independently.
+        let mut attempts = 0;
+        let stream = loop {
+            match TcpStream::connect(addr).await {
+                Ok(s) => break s,
+                Err(_) if attempts < 100 => attempts += 1,
+                Err(e) => panic!("{e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let (read, mut write) = stream.into_split();
+        write
+            .write_all(b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n")
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(read).lines();
+        let notify = loop {
+            let m: Value =
+                serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
+            if m["method"] == "mining.notify" {
+                break m["params"].clone();
+            }
+        };
+        drop(write);
+        let txids: Vec<&str> = gbt["transactions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["txid"].as_str().unwrap())
+            .collect();
+        let branch: Vec<String> =
+            common::miner::coinbase_branch(&txids).iter().map(hex::encode).collect();
+        assert_eq!(notify[4], json!(branch));
+        let job = job_from(&notify);
+        assert_eq!(format!("{:08x}", job.nbits), gbt["bits"].as_str().unwrap());
+        assert_eq!(u64::from(job.version), gbt["version"].as_u64().unwrap());
+        // The stratum prevhash: the header's bytes, each 4-byte word reversed.
+        let mut prev = hex::decode(gbt["previousblockhash"].as_str().unwrap()).unwrap();
+        prev.reverse();
+        let words: Vec<u8> = prev.chunks(4).flat_map(|w| w.iter().rev().copied()).collect();
+        assert_eq!(job.prevhash_stratum, hex::encode(words));
+        let value = gbt["coinbasevalue"].as_u64().unwrap().to_le_bytes();
+        assert!(job.coinb2.contains(&hex::encode(value)), "the template's coinbase value");
+        let commitment = gbt["default_witness_commitment"].as_str().unwrap();
+        assert!(
+            job.coinb2
+                .contains(&format!("0000000000000000{:02x}{commitment}", commitment.len() / 2))
+        );
+        let tally = mining.await.unwrap();
+        assert!(tally.accepted > 0 && tally.rejected.is_empty(), "{tally:?}");
+        let (output, _) = bench.await.unwrap();
+        assert!(matches!(output.status.code(), Some(0 | 1 | 3)), "{output:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_come_on_schedule_with_a_clean_one_for_each_new_block_and_ntime_of_now() {
+    within(30, async {
+        let (addr, _, bench) = start_bench(Algorithm::Scrypt, 1.0, 2.2, |c| {
+            c.job_interval = Duration::from_millis(300);
+            c.jobs_per_block = 3;
+        })
+        .await;
+        let (read, mut write) = TcpStream::connect(addr).await.unwrap().into_split();
+        write
+            .write_all(b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n")
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(read).lines();
+        let mut jobs = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m["method"] == "mining.notify" {
+                jobs.push(m["params"].clone());
+            }
+        }
+        bench.await.unwrap();
+        // The first at subscribe, then one every 300 ms for about 2.2 s (and the half
+        // second the connection drains), each once.
+        assert!((6..=11).contains(&jobs.len()), "{} jobs", jobs.len());
+        let ids: std::collections::HashSet<&str> =
+            jobs.iter().map(|j| j[0].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), jobs.len());
+        let clean: Vec<bool> = jobs.iter().map(|j| j[8].as_bool().unwrap()).collect();
+        let expected: Vec<bool> = (0..jobs.len()).map(|i| i % 3 == 0).collect();
+        assert_eq!(clean, expected);
+        // A new block moves the previous hash; jobs of one block share it.
+        assert_eq!(jobs[1][1], jobs[0][1]);
+        assert_ne!(jobs[3][1], jobs[0][1]);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        for job in &jobs {
+            let ntime = u64::from_str_radix(job[7].as_str().unwrap(), 16).unwrap();
+            assert!(now.as_secs().abs_diff(ntime) <= 5, "ntime {ntime}");
+            assert_eq!(job[6], "1a00ffff", "scrypt's bench network target");
+        }
     })
     .await;
 }

@@ -71,10 +71,9 @@ fn bench_config(args: &ServeArgs, live: LiveView) -> Result<BenchConfig, Failure
     let algorithm: Algorithm = args.algo.parse().map_err(Failure::usage)?;
     let mut config = BenchConfig::new(algorithm);
     let expected = match &args.expect_hashrate {
-        Some(rate) => Some(
-            parse_rate(rate)
-                .map_err(|e| Failure::usage(format!("--expect-hashrate: {e}")))?,
-        ),
+        Some(rate) => {
+            Some(parse_rate(rate).map_err(|e| Failure::usage(format!("--expect-hashrate: {e}")))?)
+        }
         None => None,
     };
     config.expected_hashrate = expected;

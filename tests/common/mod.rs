@@ -93,6 +93,26 @@ pub mod miner {
         root
     }
 
+    /// The coinbase's merkle branch over `txids` (display hex), built here from sha2: the
+    /// sibling of the coinbase's node on each level, odd levels padded with their last node.
+    pub fn coinbase_branch(txids: &[&str]) -> Vec<[u8; 32]> {
+        let mut level: Vec<[u8; 32]> = vec![[0; 32]]; // the coinbase's place; never a sibling
+        for id in txids {
+            let mut b: [u8; 32] = hex::decode(id).unwrap().try_into().unwrap();
+            b.reverse();
+            level.push(b);
+        }
+        let mut branch = Vec::new();
+        while level.len() > 1 {
+            branch.push(level[1]);
+            if level.len() % 2 == 1 {
+                level.push(*level.last().unwrap());
+            }
+            level = level.chunks(2).map(|p| sha256d(&[p[0], p[1]].concat())).collect();
+        }
+        branch
+    }
+
     /// `LE32 version | prevhash | merkle_root | LE32 ntime | LE32 nbits | LE32 nonce`, with
     /// the stratum prevhash's 4-byte words byte-reversed back to internal order.
     pub fn build_header(

@@ -377,9 +377,10 @@ fn percent(ratio: Option<f64>) -> String {
     ratio.map_or("-".into(), |r| format!("{:.2}%", r * 100.0))
 }
 
-/// A difficulty in a table cell: whole numbers as they are, others to 4 significant digits.
+/// A difficulty in a table cell: whole numbers as they are, very large or small ones in
+/// exponent form, others to 4 significant digits.
 fn short_number(x: f64) -> String {
-    if x >= 1e9 {
+    if x >= 1e9 || (x > 0.0 && x < 1e-3) {
         format!("{x:.3e}")
     } else if x >= 1.0 && x.fract() == 0.0 {
         format!("{x}")
@@ -403,5 +404,57 @@ pub fn exit_status(report: &BenchReport) -> i32 {
         3
     } else {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn worker(name: &str, verdict: &'static str) -> WorkerResult {
+        WorkerResult {
+            worker: name.into(),
+            accepted: 258,
+            rejected: BTreeMap::from([("low_difficulty", 12)]),
+            hw_error_ratio: Some(12.0 / 270.0),
+            hashrate_hs: 504e6,
+            hashrate_ci95: [Some(450e6), None],
+            expected_hashrate_hs: Some(504e6),
+            verdict,
+            why: "because".into(),
+            shares_counted: 257,
+            seconds_watched: 600.0,
+            difficulty: Some(1.52e-5),
+        }
+    }
+
+    #[test]
+    fn the_views_show_every_worker_and_the_exit_status_follows_the_verdicts() {
+        let mut report = BenchReport {
+            algo: "scrypt",
+            duration_s: 600.0,
+            workers: vec![worker("l3-rack1", "pass")],
+        };
+        let table = render(&report, LiveView::Table, Duration::from_secs(605));
+        assert!(table.starts_with("\x1b[H\x1b[2J"), "redrawn from the top left");
+        assert!(table.contains("10:05 elapsed"), "{table}");
+        let row = table.lines().find(|l| l.starts_with("l3-rack1")).unwrap();
+        for cell in ["258", "12", "4.44%", "1.520e-5", "504.0 MH/s", "[450.0 MH/s, unbounded]"] {
+            assert!(row.contains(cell), "{cell} in {row}");
+        }
+        let lines = render(&report, LiveView::Lines, Duration::from_secs(5));
+        assert_eq!(
+            lines,
+            "[0:05] l3-rack1 accepted=258 rejected=12 hw_err=4.44% hashrate=504.0MH/s \
+             ci95=[450.0MH/s,unbounded] verdict=pass (because)\n"
+        );
+        assert_eq!(render(&report, LiveView::Off, Duration::ZERO), "");
+        assert_eq!(exit_status(&report), 0);
+        report.workers.push(worker("l3-rack2", "inconclusive"));
+        assert_eq!(exit_status(&report), 3);
+        report.workers.push(worker("l3-rack3", "fail"));
+        assert_eq!(exit_status(&report), 1);
+        report.workers.clear();
+        assert_eq!(exit_status(&report), 3, "no machine connected: nothing passed");
     }
 }

@@ -159,7 +159,7 @@ fn mine(connect: &str, algorithm: Algorithm, spec: &WorkerSpec, until: Instant) 
         // surely) missed the target, as a failing chip reports.
         let bad = spec.bad > 0.0
             && (found as f64 * spec.bad).floor() > ((found - 1) as f64 * spec.bad).floor();
-        let submitted = if bad { nonce - 2 } else { nonce - 1 };
+        let submitted = if bad { nonce.wrapping_sub(2) } else { nonce - 1 };
         bad_sent += u64::from(bad);
         let en2 = &extranonce2.to_be_bytes()[8 - en2_size.min(8)..];
         let params = json!([

@@ -1,7 +1,7 @@
 //! `sharecheck serve`: the ASIC test bench. A machine pointed at it gets its hashrate with
 //! an exact 95% interval, its hardware-error ratio and a pass/fail.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -116,9 +116,19 @@ fn bench_config(args: &ServeArgs, live: LiveView) -> Result<BenchConfig, Failure
     Ok(config)
 }
 
+/// Exit status when the bench itself fails while running (not a verdict, not usage).
+const EXIT_RUNTIME: i32 = 1;
+
 pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
     let live = if std::io::stdout().is_terminal() { LiveView::Table } else { LiveView::Lines };
     let config = bench_config(args, live)?;
+    // Opened now: a report that cannot be written is found before the run, not after it.
+    let mut report_file = match &args.report {
+        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+            Failure::usage(format!("cannot write the report to {}: {e}", path.display()))
+        })?),
+        None => None,
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ =
@@ -140,14 +150,19 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
         tracing::info!(listen = %args.listen, "bench listening");
         run_bench(listener, metrics, config, shutdown_signal())
             .await
-            .map_err(|e| Failure::usage(format!("bench stopped: {e}")))
+            .map_err(|e| Failure { message: format!("bench stopped: {e}"), status: EXIT_RUNTIME })
     })?;
-    if let Some(path) = &args.report {
-        let mut json = serde_json::to_string_pretty(&report)
-            .map_err(|e| Failure::usage(format!("report: {e}")))?;
+    if let (Some(file), Some(path)) = (&mut report_file, &args.report) {
+        let mut json = serde_json::to_string_pretty(&report).unwrap_or_default();
         json.push('\n');
-        std::fs::write(path, json)
-            .map_err(|e| Failure::usage(format!("cannot write {}: {e}", path.display())))?;
+        if let Err(e) = file.write_all(json.as_bytes()) {
+            // The run is not lost: the report goes to stdout instead.
+            print!("{json}");
+            return Err(Failure {
+                message: format!("cannot write the report to {}: {e}", path.display()),
+                status: EXIT_RUNTIME,
+            });
+        }
     }
     Ok(exit_status(&report))
 }

@@ -900,6 +900,7 @@ pub(crate) async fn serve_miner(
         awaited: HashMap::new(),
         next_token: 1,
         draining: None,
+        connection_id: CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     };
     stats.miner_connection(None, true);
     tracing::info!(%peer, "miner connected (aggregated)");
@@ -907,6 +908,7 @@ pub(crate) async fn serve_miner(
     stats.miner_connection(None, false);
     if let Some(worker) = &m.worker {
         stats.worker_connection(worker, false);
+        stats.worker_connection_closed(worker, m.connection_id);
     }
     if let Some(index) = m.index {
         m.hub.indices.lock().unwrap_or_else(|p| p.into_inner()).give_back(index);
@@ -935,7 +937,13 @@ struct AggregatedMiner {
     awaited: HashMap<u64, Awaited>,
     next_token: u64,
     draining: Option<(Drain, Instant)>,
+    /// This connection's number, unique in the process (the statistics tell connections
+    /// of one worker name apart by it).
+    connection_id: u64,
 }
+
+/// Numbers miner connections.
+static CONNECTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl AggregatedMiner {
     async fn run(
@@ -999,8 +1007,11 @@ impl AggregatedMiner {
         if !self.logged_in() {
             at = at.min(connected + self.config.login_timeout);
         }
+        // The drain's end, while the grace runs, and after it whenever nothing is awaited:
+        // a wake-up for a job just at the grace's end must not skip the check that ends
+        // the connection. (Past the grace with shares awaited, their answers wake it.)
         if let Some((_, since)) = self.draining
-            && since + DRAIN_GRACE > Instant::now()
+            && (since + DRAIN_GRACE > Instant::now() || !self.awaits_submits())
         {
             at = at.min(since + DRAIN_GRACE);
         }
@@ -1187,7 +1198,7 @@ impl AggregatedMiner {
     /// Tells the statistics the difficulty the miner works at (its hashrate interval).
     fn note_difficulty(&self) {
         if let (Some(worker), Some(session)) = (&self.worker, &self.session) {
-            self.stats.worker_difficulty(worker, session.difficulty());
+            self.stats.worker_difficulty(worker, self.connection_id, session.difficulty());
         }
     }
 
@@ -1331,13 +1342,14 @@ impl AggregatedMiner {
             };
             return self.link.reply(&id, reply).await;
         };
-        self.stats.share(&worker, &verdict, difficulty);
+        self.stats.share_on(&worker, self.connection_id, &verdict, difficulty);
         if !verdict.is_valid() {
             return self.link.reply(&id, verdict.stratum_reply(&id)).await;
         }
         let (Some(view), Some(index)) = (&self.view, self.index) else { return Ok(()) };
         let upstream_params = self.upstream_submit(view, index, &params);
         let pow_hash = verdict.pow_hash.map(|h| h.0).unwrap_or_default();
+        let share_difficulty = verdict.share_difficulty.unwrap_or(0.0);
         let generation = view.generation;
         let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default().to_string();
         // At the pool's difficulty the pool's answer is the miner's; at the miner's own,
@@ -1370,7 +1382,7 @@ impl AggregatedMiner {
             self.link.reply(&id, local_reply).await?;
         }
         if !at_pool_difficulty {
-            self.retarget(Some(Instant::now())).await?;
+            self.retarget(Some((Instant::now(), share_difficulty))).await?;
         }
         Ok(())
     }
@@ -1501,7 +1513,7 @@ impl AggregatedMiner {
 
     /// Vardiff: a new difficulty when the miner's share rate calls for it (`share`: an
     /// accepted share just now).
-    async fn retarget(&mut self, share: Option<Instant>) -> Result<(), End> {
+    async fn retarget(&mut self, share: Option<(Instant, f64)>) -> Result<(), End> {
         if self.session.is_none() {
             return Ok(());
         }

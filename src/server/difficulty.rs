@@ -66,9 +66,14 @@ impl Vardiff {
         self.shares = 0;
     }
 
-    /// An accepted share at `now`; the new difficulty when it is time to change it.
-    pub fn on_share(&mut self, now: Instant, max: f64) -> Option<f64> {
-        self.shares = self.shares.saturating_add(1);
+    /// An accepted share at `now` whose hash has difficulty `share_difficulty`; the new
+    /// difficulty when it is time to change it. Only a share that meets the difficulty in
+    /// force counts: after a raise, firmware that applies it at its next job still sends
+    /// shares at the old one, and counting them would raise it again and again.
+    pub fn on_share(&mut self, now: Instant, share_difficulty: f64, max: f64) -> Option<f64> {
+        if share_difficulty >= self.difficulty {
+            self.shares = self.shares.saturating_add(1);
+        }
         self.retarget(now, max)
     }
 
@@ -194,12 +199,13 @@ impl MinerDifficulty {
         }
     }
 
-    /// Vardiff: an accepted share (`share`: at that instant) or a look at a quiet miner
-    /// (`None`); the new difficulty when its rate calls for one, never above `pool`.
-    pub fn retarget(&mut self, share: Option<Instant>, pool: f64) -> Option<f64> {
+    /// Vardiff: an accepted share (`share`: at that instant, with its hash's difficulty)
+    /// or a look at a quiet miner (`None`); the new difficulty when its rate calls for one,
+    /// never above `pool`.
+    pub fn retarget(&mut self, share: Option<(Instant, f64)>, pool: f64) -> Option<f64> {
         let v = self.vardiff.as_mut()?;
         match share {
-            Some(now) => v.on_share(now, pool),
+            Some((now, share_difficulty)) => v.on_share(now, share_difficulty, pool),
             None => v.retarget(Instant::now(), pool),
         }
     }
@@ -282,8 +288,9 @@ mod tests {
         let t0 = Instant::now();
         let mut v = Vardiff::new(20.0, 1000.0, t0);
         // 10 shares in 30 s = 20 a minute.
-        let changes: Vec<_> =
-            (1..=10).filter_map(|i| v.on_share(t0 + Duration::from_secs(3 * i), 1e9)).collect();
+        let changes: Vec<_> = (1..=10)
+            .filter_map(|i| v.on_share(t0 + Duration::from_secs(3 * i), f64::INFINITY, 1e9))
+            .collect();
         assert_eq!(changes, Vec::<f64>::new());
         assert_eq!(v.difficulty(), 1000.0);
     }
@@ -295,7 +302,7 @@ mod tests {
         // 16 shares in 2 s (480 a minute, 24× the aim): raised by the step limit, 16×.
         let mut raised = None;
         for i in 1..=16 {
-            raised = v.on_share(t0 + Duration::from_millis(125 * i), 1e9).or(raised);
+            raised = v.on_share(t0 + Duration::from_millis(125 * i), f64::INFINITY, 1e9).or(raised);
         }
         assert_eq!(raised, Some(16_000.0));
         // Then nothing for a window: a quarter.
@@ -308,13 +315,13 @@ mod tests {
         let t0 = Instant::now();
         let mut v = Vardiff::new(1.0, 100.0, t0);
         for i in 1..=16 {
-            v.on_share(t0 + Duration::from_millis(10 * i), 512.0);
+            v.on_share(t0 + Duration::from_millis(10 * i), f64::INFINITY, 512.0);
         }
         assert_eq!(v.difficulty(), 512.0);
         // A pool below the vardiff floor still caps it.
         let mut v = Vardiff::new(1.0, 1e-6, t0);
         for i in 1..=16 {
-            v.on_share(t0 + Duration::from_millis(10 * i), 2e-6);
+            v.on_share(t0 + Duration::from_millis(10 * i), f64::INFINITY, 2e-6);
         }
         assert_eq!(v.difficulty(), 2e-6);
     }
@@ -324,7 +331,7 @@ mod tests {
         let t0 = Instant::now();
         let mut v = Vardiff::new(1.0, 1e-7, t0);
         for i in 1..=16 {
-            v.on_share(t0 + Duration::from_millis(10 * i), 1.0);
+            v.on_share(t0 + Duration::from_millis(10 * i), f64::INFINITY, 1.0);
         }
         assert_eq!(v.difficulty(), 1.6e-6);
     }
@@ -362,5 +369,22 @@ mod tests {
         assert_eq!(m.start(1e12, t0), 64.0);
         let mut m = MinerDifficulty::new(vardiff).with_vardiff_start(None);
         assert_eq!(m.start(4096.0, t0), 4096.0);
+    }
+
+    #[test]
+    fn shares_under_the_difficulty_in_force_do_not_count_for_vardiff() {
+        // Raised to 16 000; firmware that keeps the old 1 000 until its next job sends
+        // shares that meet only 1 000: they do not raise it again.
+        let t0 = Instant::now();
+        let mut v = Vardiff::new(20.0, 16_000.0, t0);
+        for i in 1..=200 {
+            let at = t0 + Duration::from_millis(10 * i);
+            assert_eq!(v.on_share(at, 1_500.0, 1e12), None);
+        }
+        // Shares at the new difficulty, as fast: a flood, raised.
+        let raised = (1..=16)
+            .filter_map(|i| v.on_share(t0 + Duration::from_millis(2000 + 10 * i), 16_000.0, 1e12))
+            .last();
+        assert_eq!(raised, Some(256_000.0));
     }
 }

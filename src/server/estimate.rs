@@ -228,110 +228,212 @@ impl Estimate {
 
     /// Shares still needed before the interval is decisive.
     pub fn shares_to_decide(&self) -> u64 {
-        (self.shares..)
-            .take(100_000)
+        decisive_shares().saturating_sub(self.shares)
+    }
+}
+
+/// The fewest shares whose exact interval is decisive (upper end at most
+/// [`DECISIVE_WIDTH`] times the lower): computed once.
+pub fn decisive_shares() -> u64 {
+    static SHARES: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SHARES.get_or_init(|| {
+        (1..100_000)
             .find(|&k| {
                 let (lo, hi) = poisson_interval(k, 1.0 - CONFIDENCE);
-                k > 0 && hi <= DECISIVE_WIDTH * lo
+                hi <= DECISIVE_WIDTH * lo
             })
-            .map_or(0, |k| k - self.shares)
+            .unwrap_or(100_000)
+    })
+}
+
+/// "about N more minutes" for `more` events at `per_second` a second, if the rate is known.
+fn more_minutes(more: u64, per_second: f64) -> String {
+    if per_second.is_finite() && per_second > 0.0 {
+        format!(", about {:.1} more minutes", more as f64 / per_second / 60.0)
+    } else {
+        String::new()
     }
+}
+
+/// How long a machine may take to send its first share after it connects before the
+/// bench holds the silence against it (a board restarting its chains takes a minute or two).
+pub const WARM_UP: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// One connection of a machine: the difficulty its shares are counted at.
+#[derive(Clone, Debug)]
+struct Line {
+    id: u64,
+    /// The difficulty shares are counted at: the one in force, or during a step down the
+    /// old, harder one until the machine shows it has moved.
+    difficulty: f64,
+    /// A step down sent but not yet seen in the machine's shares.
+    lower: Option<f64>,
 }
 
 /// One machine's shares and exposure as they come, for its [`Estimate`].
 ///
-/// The clock runs while the machine has a connection open and a difficulty. It starts over
-/// at the first share that counts, which is not counted itself: the machine's warm-up
-/// (boards starting after it connects) is left out without biasing the count, since a
-/// Poisson process after an arrival is the same process. Before that share the clock runs
-/// from login, so a machine that finds nothing still gets an upper bound, and fails.
+/// Exposure accrues while the machine has a connection with a difficulty, at the highest
+/// difficulty among its connections, and only shares that meet that difficulty are
+/// counted: every connection sends every share that meets it, so the counted shares are a
+/// Poisson process of rate (total hashrate) / (difficulty · h₁) whatever the connections'
+/// own difficulties. That keeps the count exact when vardiff moves:
 ///
-/// A share counts if its hash meets the difficulty in force when it arrives: right after
-/// vardiff raises the difficulty, shares found on easier earlier jobs are accepted but not
-/// counted, so the counted shares stay a Poisson process at the rate the exposure assumes.
+/// - a raise counts at the new difficulty at once (shares found on the easier earlier
+///   jobs are accepted but not counted);
+/// - a step down keeps counting at the old difficulty until a share shows the machine has
+///   moved (one that meets the new difficulty but not the old), since firmware may apply
+///   it only at its next job. That share is not counted: the switch is decided by it.
+///
+/// Warm-up: after the machine (re)connects, the exposure until its first share that
+/// counts is set aside and that share is not counted (a Poisson process after an arrival
+/// is the same process, so nothing is biased); a board restarting its chains costs the
+/// machine nothing. Set-aside exposure past [`WARM_UP`] counts again: a machine that stays
+/// silent fails.
 #[derive(Clone, Debug)]
 pub struct ShareClock {
     hashes_per_diff1: f64,
-    difficulty: Option<f64>,
-    connections: u64,
+    lines: Vec<Line>,
     /// Since when exposure has accrued and not yet been added (the clock is running).
     running_since: Option<std::time::Instant>,
-    /// Whether the first share that counts has come (and restarted the clock).
+    /// Whether the first share since the machine last (re)connected has come.
+    warm: bool,
+    /// Whether any share has ever counted or started the clock.
     started: bool,
     shares: u64,
     exposure: Exposure,
+    /// Exposure since the last (re)connection, before its first share.
+    warming: Exposure,
+    last_difficulty: Option<f64>,
 }
+
+/// Connections of one worker name whose difficulties are kept, at most (more share the
+/// last slot: a bench does not run a farm on one name).
+const MAX_LINES: usize = 64;
 
 impl ShareClock {
     /// A clock for an algorithm with `hashes_per_diff1` hashes per difficulty-1 share.
     pub fn new(hashes_per_diff1: f64) -> ShareClock {
         ShareClock {
             hashes_per_diff1,
-            difficulty: None,
-            connections: 0,
+            lines: Vec::new(),
             running_since: None,
+            warm: false,
             started: false,
             shares: 0,
             exposure: Exposure::default(),
+            warming: Exposure::default(),
+            last_difficulty: None,
         }
     }
 
-    /// Exposure up to `now` added; the clock keeps running if it was.
+    /// The difficulty shares are counted at now: the highest of the connections'; with
+    /// none open, the last one set.
+    pub fn difficulty(&self) -> Option<f64> {
+        self.counting_difficulty().or(self.last_difficulty)
+    }
+
+    fn counting_difficulty(&self) -> Option<f64> {
+        self.lines.iter().map(|l| l.difficulty).reduce(f64::max)
+    }
+
+    /// Exposure up to `now` added; the clock keeps running if it has a connection.
     fn accrue(&mut self, now: std::time::Instant) {
-        if let (Some(since), Some(d)) = (self.running_since, self.difficulty) {
+        if let (Some(since), Some(d)) = (self.running_since, self.counting_difficulty()) {
             let seconds = now.saturating_duration_since(since).as_secs_f64();
-            self.exposure.add(seconds, d, self.hashes_per_diff1);
+            let into = if self.warm { &mut self.exposure } else { &mut self.warming };
+            into.add(seconds, d, self.hashes_per_diff1);
         }
-        self.running_since = self.running().then_some(now);
+        self.running_since = (!self.lines.is_empty()).then_some(now);
     }
 
-    fn running(&self) -> bool {
-        self.connections > 0 && self.difficulty.is_some()
-    }
-
-    /// A connection of the machine logged in (`true`) or closed (`false`).
-    pub fn connection(&mut self, open: bool, now: std::time::Instant) {
-        self.accrue(now);
-        self.connections =
-            if open { self.connections + 1 } else { self.connections.saturating_sub(1) };
-        self.running_since = self.running().then_some(now);
-    }
-
-    /// The machine works at share difficulty `difficulty` from `now` on.
-    pub fn set_difficulty(&mut self, difficulty: f64, now: std::time::Instant) {
+    /// Connection `id` of the machine works at share difficulty `difficulty` from `now`
+    /// on (its first call opens the connection for the clock).
+    pub fn set_difficulty(&mut self, id: u64, difficulty: f64, now: std::time::Instant) {
         if !(difficulty.is_finite() && difficulty > 0.0) {
             return;
         }
         self.accrue(now);
-        self.difficulty = Some(difficulty);
-        self.running_since = self.running().then_some(now);
+        self.last_difficulty = Some(difficulty);
+        if self.lines.is_empty() {
+            // (Re)connected: its warm-up is set aside until its first share.
+            self.warm = false;
+            self.warming = Exposure::default();
+        }
+        let room = self.lines.len() < MAX_LINES;
+        match self.lines.iter_mut().find(|l| l.id == id) {
+            Some(line) if difficulty >= line.difficulty => {
+                line.difficulty = difficulty;
+                line.lower = None;
+            }
+            Some(line) => line.lower = Some(difficulty),
+            None if room => self.lines.push(Line { id, difficulty, lower: None }),
+            None => {}
+        }
+        self.running_since = Some(now);
     }
 
-    /// An accepted share whose hash has difficulty `share_difficulty`, at `now`.
-    pub fn share(&mut self, share_difficulty: f64, now: std::time::Instant) {
-        let Some(d) = self.difficulty else { return };
+    /// Connection `id` closed.
+    pub fn closed(&mut self, id: u64, now: std::time::Instant) {
+        self.accrue(now);
+        self.lines.retain(|l| l.id != id);
+        self.running_since = (!self.lines.is_empty()).then_some(now);
+    }
+
+    /// An accepted share of connection `id` whose hash has difficulty `share_difficulty`,
+    /// at `now`.
+    pub fn share(&mut self, id: u64, share_difficulty: f64, now: std::time::Instant) {
+        let Some(at) = self.lines.iter().position(|l| l.id == id) else { return };
+        let line = &self.lines[at];
+        if let Some(lower) = line.lower
+            && share_difficulty < line.difficulty
+            && share_difficulty >= lower
+        {
+            // The machine works at the lower difficulty now: the old one held until here.
+            self.accrue(now);
+            self.lines[at].difficulty = lower;
+            self.lines[at].lower = None;
+            return;
+        }
+        let Some(d) = self.counting_difficulty() else { return };
         if share_difficulty < d {
             return;
         }
-        if self.started {
+        if self.warm {
             self.shares += 1;
         } else {
+            // The first share since (re)connecting: the warm-up before it is set aside, up
+            // to WARM_UP (a longer silence is held against the machine).
+            self.accrue(now);
+            let w = self.warming;
+            let limit = WARM_UP.as_secs_f64();
+            if w.seconds > limit {
+                self.exposure.seconds += w.seconds - limit;
+                self.exposure.per_hashrate += w.per_hashrate * (w.seconds - limit) / w.seconds;
+            }
+            self.warm = true;
             self.started = true;
-            self.exposure = Exposure::default();
-            self.running_since = self.running().then_some(now);
+            self.warming = Exposure::default();
         }
-    }
-
-    /// The difficulty in force, once one is set.
-    pub fn difficulty(&self) -> Option<f64> {
-        self.difficulty
     }
 
     /// The estimate at `now`.
     pub fn estimate(&self, now: std::time::Instant) -> Estimate {
         let mut clock = self.clone();
         clock.accrue(now);
-        Estimate::from_exposure(clock.shares, clock.exposure)
+        let mut exposure = clock.exposure;
+        if clock.warming.seconds > WARM_UP.as_secs_f64() {
+            exposure.seconds += clock.warming.seconds;
+            exposure.per_hashrate += clock.warming.per_hashrate;
+        }
+        Estimate::from_exposure(clock.shares, exposure)
+    }
+
+    /// Whether the machine is still in its first warm-up: never a share, and connected
+    /// for less than [`WARM_UP`].
+    pub fn warming_up(&self, now: std::time::Instant) -> bool {
+        let mut clock = self.clone();
+        clock.accrue(now);
+        !clock.started && clock.warming.seconds <= WARM_UP.as_secs_f64()
     }
 }
 
@@ -370,12 +472,27 @@ pub fn judge(
             format!("expected {} above the 95% interval [{}, {}]", si(expected), si(lo), si(hi));
         return (Verdict::Fail, why);
     }
+    // Hashed shares a second so far (the hardware-error ratio's pace).
+    let hashed_per_second = hashed as f64 / estimate.seconds;
     if let Some(ratio) = hw_error_ratio
         && ratio > max_hw_error
     {
-        // Over the limit, but not yet beyond doubt.
+        // Over the limit, but not yet beyond doubt: how many shares at this ratio would
+        // put the low end of its interval over the limit.
+        let errors_at = |n: u64| (ratio * n as f64).round() as u64;
+        let needed = (hashed.max(1)..hashed.max(1).saturating_mul(1000))
+            .step_by(hashed.max(20) as usize / 20)
+            .find(|&n| binomial_interval(errors_at(n), n, 1.0 - CONFIDENCE).0 > max_hw_error);
+        let more = match needed {
+            Some(n) => format!(
+                ": about {} more shares{}",
+                n - hashed,
+                more_minutes(n - hashed, hashed_per_second)
+            ),
+            None => String::new(),
+        };
         let why = format!(
-            "hardware errors {:.2}% of {hashed} shares, over the {:.2}% limit: more shares needed to tell",
+            "hardware errors {:.2}% of {hashed} shares, over the {:.2}% limit but not yet beyond doubt{more}",
             ratio * 100.0,
             max_hw_error * 100.0
         );
@@ -383,14 +500,11 @@ pub fn judge(
     }
     if !estimate.is_decisive() || hashed < MIN_SHARES_FOR_HW_ERRORS {
         let more = estimate.shares_to_decide().max(MIN_SHARES_FOR_HW_ERRORS.saturating_sub(hashed));
-        let rate = estimate.shares as f64 / estimate.seconds; // shares per second so far
-        let why = if rate > 0.0 {
-            format!(
-                "{more} more shares needed, about {:.1} more minutes",
-                more as f64 / rate / 60.0
-            )
+        let why = if estimate.shares == 0 {
+            "no share counted yet".to_string()
         } else {
-            "no share yet".to_string()
+            let per_second = estimate.shares as f64 / estimate.seconds;
+            format!("{more} more shares needed{}", more_minutes(more, per_second))
         };
         return (Verdict::Inconclusive, why);
     }
@@ -547,8 +661,17 @@ mod tests {
         let dead = Estimate::at_difficulty(0, 1024.0, 600.0, hpd1);
         assert_eq!(judge(&dead, Some(45e6), None, 0, 0.01).0, Verdict::Fail);
         // One error in 20 is not yet proof of more than 1%; 30 in 400 is.
-        assert_eq!(judge(&e, Some(45e6), Some(1.0 / 20.0), 20, 0.01).0, Verdict::Inconclusive);
+        let (verdict, why) = judge(&e, Some(45e6), Some(1.0 / 20.0), 20, 0.01);
+        assert_eq!(verdict, Verdict::Inconclusive);
+        assert!(why.contains("more shares") && why.contains("more minutes"), "{why}");
         assert_eq!(judge(&e, Some(45e6), Some(30.0 / 400.0), 400, 0.01).0, Verdict::Fail);
+        // Exactly the shares that `decisive_shares` names make an interval decisive.
+        let k = decisive_shares();
+        assert!((90..=110).contains(&k), "{k}");
+        let (lo, hi) = poisson_interval(k, 0.05);
+        let (lo1, hi1) = poisson_interval(k - 1, 0.05);
+        assert!(hi <= DECISIVE_WIDTH * lo && hi1 > DECISIVE_WIDTH * lo1);
+        assert_eq!(few.shares_to_decide(), k - 5);
     }
 
     #[test]
@@ -581,35 +704,129 @@ mod tests {
     }
 
     #[test]
-    fn the_share_clock_starts_at_the_first_share_and_weighs_difficulty_changes() {
+    fn the_share_clock_follows_warm_up_raises_step_downs_reconnects_and_two_connections() {
         use std::time::{Duration, Instant};
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let mut clock = ShareClock::new(2.0);
-        // Logged in at 0, difficulty 1; no share for 10 s: 10 s of exposure, 0 shares.
-        clock.connection(true, at(0));
-        clock.set_difficulty(1.0, at(0));
+        // Connected at 0 at difficulty 1; no share for 10 s: warming up, nothing held yet.
+        clock.set_difficulty(1, 1.0, at(0));
+        assert!(clock.warming_up(at(10)));
         let e = clock.estimate(at(10));
-        assert_eq!((e.shares, e.seconds), (0, 10.0));
-        assert_eq!(e.ci95.1, poisson_interval(0, 0.05).1 / 5.0);
-        // The first share restarts the clock and does not count.
-        clock.share(1.5, at(10));
+        assert_eq!((e.shares, e.seconds, e.ci95.1), (0, 0.0, f64::INFINITY));
+        // The first share ends the warm-up and does not count.
+        clock.share(1, 1.5, at(10));
+        assert!(!clock.warming_up(at(10)));
         assert_eq!(clock.estimate(at(10)).seconds, 0.0);
-        // 20 s at 1 (3 shares, one under the difficulty: not counted), then 40 s at 4.
+        // 20 s at 1: three shares, one under the difficulty (not counted); raised to 4 at
+        // 30: a share of an easier, earlier job is not counted, one at 4 is.
         for s in [12, 15, 29] {
-            clock.share(1.0, at(s));
+            clock.share(1, 1.0, at(s));
         }
-        clock.share(0.5, at(20));
-        clock.set_difficulty(4.0, at(30));
-        clock.share(2.0, at(31)); // an earlier, easier job's share: accepted, not counted
-        clock.share(4.0, at(50));
+        clock.share(1, 0.5, at(20));
+        clock.set_difficulty(1, 4.0, at(30));
+        clock.share(1, 2.0, at(31));
+        clock.share(1, 4.0, at(50));
         let e = clock.estimate(at(70));
         // Exposure: 20/(1·2) + 40/(4·2) = 15 per H/s; 4 shares.
         assert_eq!((e.shares, e.seconds), (4, 60.0));
         assert!((e.hashrate - 4.0 / 15.0).abs() < 1e-12);
-        // Disconnected for 100 s: no exposure meanwhile.
-        clock.connection(false, at(70));
-        clock.connection(true, at(170));
-        assert_eq!(clock.estimate(at(180)).seconds, 70.0);
+        // Down to 1 at 70: still counted at 4 until a share shows the machine moved (at 80,
+        // not counted), then at 1.
+        clock.set_difficulty(1, 1.0, at(70));
+        assert_eq!(clock.difficulty(), Some(4.0));
+        clock.share(1, 4.5, at(75));
+        clock.share(1, 2.0, at(80));
+        assert_eq!(clock.difficulty(), Some(1.0));
+        clock.share(1, 1.5, at(90));
+        let e = clock.estimate(at(100));
+        assert_eq!(e.shares, 6);
+        assert!((e.hashrate - 6.0 / (15.0 + 10.0 / 8.0 + 20.0 / 2.0)).abs() < 1e-12);
+        // Gone from 100 to 200; back, its warm-up set aside until its first share at 210.
+        clock.closed(1, at(100));
+        clock.set_difficulty(2, 1.0, at(200));
+        clock.share(2, 3.0, at(210));
+        let e = clock.estimate(at(220));
+        assert_eq!((e.shares, e.seconds), (6, 100.0));
+        // A second connection at 8: shares count at the higher difficulty.
+        clock.set_difficulty(3, 8.0, at(220));
+        clock.share(2, 1.5, at(221));
+        clock.share(2, 9.0, at(222));
+        clock.share(3, 8.0, at(223));
+        let e = clock.estimate(at(230));
+        assert_eq!(e.shares, 8);
+        assert!((e.hashrate - 8.0 / (26.25 + 5.0 + 10.0 / 16.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_silent_machine_is_held_to_its_silence_after_the_warm_up() {
+        use std::time::{Duration, Instant};
+        let t0 = Instant::now();
+        let mut clock = ShareClock::new(1.0);
+        clock.set_difficulty(1, 1.0, t0);
+        let late = t0 + WARM_UP + Duration::from_secs(60);
+        assert!(!clock.warming_up(late));
+        let e = clock.estimate(late);
+        assert_eq!(e.shares, 0);
+        assert_eq!(e.seconds, WARM_UP.as_secs_f64() + 60.0);
+        assert!(e.ci95.1.is_finite());
+        // A first share after a long silence keeps the silence past the warm-up allowance.
+        clock.share(1, 1.0, late);
+        assert_eq!(clock.estimate(late).seconds, 60.0);
+    }
+
+    /// Seeded SplitMix64 in (0, 1).
+    fn uniform(state: &mut u64) -> f64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    #[test]
+    fn the_estimate_stays_unbiased_when_firmware_applies_a_new_difficulty_late() {
+        // A machine of hashrate 1 (h₁ = 1) hashing for 400 s. The bench sets difficulty 4,
+        // then 1 at 100 (firmware moves at its next job, 130), then 2 at 200 (firmware
+        // moves at 230; meanwhile its shares at 1 are accepted). Hashes meeting
+        // difficulty 1/8 come at rate 8 a second, each with share difficulty (1/8) / U.
+        let (runs, mut sum, mut covered) = (2000, 0.0, 0);
+        for run in 0..runs {
+            let mut state = 0x5eed_0000 + run as u64;
+            let mut clock = ShareClock::new(1.0);
+            let t0 = std::time::Instant::now();
+            let at = |s: f64| t0 + std::time::Duration::from_secs_f64(s);
+            clock.set_difficulty(1, 4.0, at(0.0));
+            let bench = [(100.0, 1.0), (200.0, 2.0)];
+            let firmware = |t: f64| match t {
+                t if t < 130.0 => 4.0,
+                t if t < 230.0 => 1.0,
+                _ => 2.0,
+            };
+            let (mut t, mut next_change) = (0.0, 0);
+            loop {
+                t += -uniform(&mut state).ln() / 8.0;
+                while next_change < bench.len() && bench[next_change].0 <= t {
+                    let (when, d) = bench[next_change];
+                    clock.set_difficulty(1, d, at(when));
+                    next_change += 1;
+                }
+                if t >= 400.0 {
+                    break;
+                }
+                let share_difficulty = 0.125 / uniform(&mut state);
+                if share_difficulty >= firmware(t) {
+                    clock.share(1, share_difficulty, at(t));
+                }
+            }
+            let e = clock.estimate(at(400.0));
+            sum += e.hashrate;
+            covered += usize::from(e.ci95.0 <= 1.0 && 1.0 <= e.ci95.1);
+        }
+        let mean = sum / runs as f64;
+        // About 190 shares a run: the mean of 2000 runs is within 1% of the truth.
+        assert!((mean - 1.0).abs() < 0.01, "mean estimate {mean}");
+        assert!(covered >= 1880, "covered {covered} of {runs}");
     }
 }

@@ -78,7 +78,7 @@ fn ntime_now() -> u32 {
 }
 
 /// The network difficulty of `nbits` in the algorithm's pool units: the miners' ceiling.
-fn network_difficulty(algorithm: Algorithm, nbits: u32) -> f64 {
+pub(crate) fn network_difficulty(algorithm: Algorithm, nbits: u32) -> f64 {
     CompactTarget(nbits)
         .to_pow_target()
         .map_or(f64::MAX, |target| algorithm.difficulty_of_target(&target))

@@ -349,6 +349,7 @@ impl Relay {
         // meets the pool's target for its job (a block always does), and before the miner
         // is written to, so a slow or gone miner never holds it back.
         let reply = verdict.stratum_reply(&id);
+        let share_difficulty = verdict.share_difficulty.unwrap_or(0.0);
         let job_id = params.get(1).and_then(Value::as_str).unwrap_or_default();
         let meets_pool =
             verdict.pow_hash.is_some_and(|h| self.pool_targets.for_job(job_id).is_met_by(&h.0));
@@ -361,12 +362,13 @@ impl Relay {
         // The miner gets its answer even if the pool connection just failed.
         self.link.reply(&id, reply).await?;
         forwarded?;
-        self.retarget(Some(Instant::now())).await
+        self.retarget(Some((Instant::now(), share_difficulty))).await
     }
 
     /// Vardiff: a new difficulty for the miner when its share rate calls for one
-    /// (`share`: an accepted share just now; `None`: a look at a quiet miner).
-    async fn retarget(&mut self, share: Option<Instant>) -> Result<(), End> {
+    /// (`share`: an accepted share just now, with its hash's difficulty; `None`: a look at
+    /// a quiet miner).
+    async fn retarget(&mut self, share: Option<(Instant, f64)>) -> Result<(), End> {
         let Some(next) = self.difficulty.retarget(share, self.pool_difficulty) else {
             return Ok(());
         };

@@ -160,6 +160,9 @@ pub struct WorkerEstimate {
     pub difficulty: Option<f64>,
     /// Shares that were hashed (the hardware-error ratio's denominator).
     pub hashed: u64,
+    /// Whether the worker has not sent its first share yet and connected less than
+    /// [`super::estimate::WARM_UP`] ago.
+    pub warming_up: bool,
 }
 
 /// The proxy's statistics.
@@ -253,43 +256,65 @@ impl Stats {
 
     /// A connection authorized as `worker` (`true`), or closed after that (`false`).
     pub fn worker_connection(&self, worker: &str, open: bool) {
-        let now = Instant::now();
         self.with_worker(worker, |w| {
             w.connections = if open { w.connections + 1 } else { w.connections.saturating_sub(1) };
-            w.clock.connection(open, now);
         });
     }
 
-    /// A connection authorized as `worker` works at share difficulty `difficulty` from now
-    /// on (for the hashrate interval).
-    pub fn worker_difficulty(&self, worker: &str, difficulty: f64) {
+    /// Connection `connection`, authorized as `worker`, works at share difficulty
+    /// `difficulty` from now on (for the hashrate interval).
+    pub fn worker_difficulty(&self, worker: &str, connection: u64, difficulty: f64) {
         let now = Instant::now();
-        self.with_worker(worker, |w| w.clock.set_difficulty(difficulty, now));
+        self.with_worker(worker, |w| w.clock.set_difficulty(connection, difficulty, now));
     }
 
-    /// Every worker's hashrate estimate with its exact 95% interval, by name.
+    /// Connection `connection` of `worker` closed (for the hashrate interval).
+    pub fn worker_connection_closed(&self, worker: &str, connection: u64) {
+        let now = Instant::now();
+        self.with_worker(worker, |w| w.clock.closed(connection, now));
+    }
+
+    /// Every worker's share clock and hashed shares, by name (the estimates are computed
+    /// from them outside the lock).
     pub fn estimates(&self) -> HashMap<String, WorkerEstimate> {
         let now = Instant::now();
-        let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-        workers
-            .iter()
-            .map(|(name, w)| {
+        let clocks: Vec<(String, ShareClock, u64)> = {
+            let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
+            workers.iter().map(|(name, w)| (name.clone(), w.clock.clone(), w.hashed)).collect()
+        };
+        clocks
+            .into_iter()
+            .map(|(name, clock, hashed)| {
                 let estimate = WorkerEstimate {
-                    estimate: w.clock.estimate(now),
-                    difficulty: w.clock.difficulty(),
-                    hashed: w.hashed,
+                    estimate: clock.estimate(now),
+                    difficulty: clock.difficulty(),
+                    hashed,
+                    warming_up: clock.warming_up(now),
                 };
-                (name.clone(), estimate)
+                (name, estimate)
             })
             .collect()
     }
 
     /// The local verdict on a share of `worker`, checked at share difficulty `difficulty`.
     pub fn share(&self, worker: &str, verdict: &Verdict, difficulty: f64) {
-        self.share_at(worker, verdict, difficulty, Instant::now());
+        self.share_at(worker, None, verdict, difficulty, Instant::now());
     }
 
-    fn share_at(&self, worker: &str, verdict: &Verdict, difficulty: f64, now: Instant) {
+    /// [`Stats::share`] from connection `connection`, whose difficulties the hashrate
+    /// interval follows ([`Stats::worker_difficulty`]).
+    pub fn share_on(&self, worker: &str, connection: u64, verdict: &Verdict, difficulty: f64) {
+        self.share_at(worker, Some(connection), verdict, difficulty, Instant::now());
+    }
+
+    fn share_at(
+        &self,
+        worker: &str,
+        connection: Option<u64>,
+        verdict: &Verdict,
+        difficulty: f64,
+        now: Instant,
+    ) {
         let bucket = self.bucket(now);
         self.with_worker(worker, |w| {
             w.last_share = Some(now);
@@ -299,7 +324,9 @@ impl Stats {
             match verdict.outcome {
                 Outcome::Accepted | Outcome::Block => {
                     w.accepted += 1;
-                    w.clock.share(verdict.share_difficulty.unwrap_or(0.0), now);
+                    if let Some(id) = connection {
+                        w.clock.share(id, verdict.share_difficulty.unwrap_or(0.0), now);
+                    }
                     w.credit(bucket, difficulty);
                     if verdict.outcome == Outcome::Block {
                         w.blocks += 1;
@@ -601,9 +628,9 @@ mod tests {
         assert_eq!(Algorithm::Scrypt.hashes_per_diff1_share(), 2f64.powi(32) / 65535.0);
         let stats = Stats::new(Algorithm::Sha256d, &[], 10);
         let at = |s: u64| stats.started + Duration::from_secs(s);
-        stats.share_at("rig", &accepted(), 2.0, at(1));
-        stats.share_at("rig", &accepted(), 2.0, at(55));
-        stats.share_at("rig", &Verdict::rejected(Reason::LowDifficulty), 2.0, at(56));
+        stats.share_at("rig", None, &accepted(), 2.0, at(1));
+        stats.share_at("rig", None, &accepted(), 2.0, at(55));
+        stats.share_at("rig", None, &Verdict::rejected(Reason::LowDifficulty), 2.0, at(56));
         // 30 s in: one share, over the 30 s the proxy has run (every window).
         let rig = &stats.workers_at(at(30))[0];
         assert_eq!(rig.hashrate.one_minute, 2.0 * per_share / 30.0);

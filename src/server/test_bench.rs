@@ -19,8 +19,10 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use super::difficulty::{DownstreamDifficulty, nice_difficulty};
-use super::estimate::{Verdict, judge, si};
-use super::local_hub::{LocalWork, POOL_EXTRANONCE1_LEN, POOL_EXTRANONCE2_SIZE, start_local_hub};
+use super::estimate::{Verdict, WARM_UP, judge, si};
+use super::local_hub::{
+    LocalWork, POOL_EXTRANONCE1_LEN, POOL_EXTRANONCE2_SIZE, network_difficulty, start_local_hub,
+};
 use super::local_jobs::LocalJobs;
 use super::stats::Stats;
 use super::{ProxyConfig, accept_miners};
@@ -184,6 +186,19 @@ pub async fn run_bench(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<BenchReport> {
     let started = Instant::now();
+    let ceiling = network_difficulty(config.algorithm, config.jobs.nbits());
+    let asked = match config.difficulty {
+        DownstreamDifficulty::Fixed(d) => d,
+        _ => config.vardiff_start,
+    };
+    if asked > ceiling {
+        // An easy template (a test network): every share would be a block.
+        tracing::warn!(
+            difficulty = asked,
+            network = ceiling,
+            "difficulty above the jobs' network difficulty: machines get the network's"
+        );
+    }
     let mut server = ProxyConfig::new(config.algorithm, Vec::new());
     server.aggregate = true;
     server.downstream_difficulty = match config.difficulty {
@@ -258,8 +273,15 @@ impl Judging {
                     super::estimate::Estimate::from_exposure(0, Default::default())
                 });
                 let hashed = e.map_or(0, |e| e.hashed);
-                let (verdict, why) =
-                    judge(&estimate, self.expected, w.hw_error_ratio, hashed, self.max_hw_error);
+                let (verdict, why) = if e.is_some_and(|e| e.warming_up) {
+                    let why = format!(
+                        "waiting for its first share (a machine may take {} minutes to start)",
+                        WARM_UP.as_secs() / 60
+                    );
+                    (Verdict::Inconclusive, why)
+                } else {
+                    judge(&estimate, self.expected, w.hw_error_ratio, hashed, self.max_hw_error)
+                };
                 let finite = |x: f64| x.is_finite().then_some(x);
                 WorkerResult {
                     worker: w.worker,
@@ -323,7 +345,7 @@ pub fn render(report: &BenchReport, live: LiveView, elapsed: Duration) -> String
             );
             let _ = writeln!(
                 out,
-                "{:<20} {:>8} {:>8} {:>7} {:>10} {:>12}  {:<27} {:<12} why",
+                "{:<20} {:>8} {:>8} {:>7} {:>10} {:>12}  {:<27} {:<12} why (rejected by reason)",
                 "worker",
                 "accepted",
                 "rejected",
@@ -336,7 +358,7 @@ pub fn render(report: &BenchReport, live: LiveView, elapsed: Duration) -> String
             for w in &report.workers {
                 let _ = writeln!(
                     out,
-                    "{:<20} {:>8} {:>8} {:>7} {:>10} {:>12}  {:<27} {:<12} {}",
+                    "{:<20} {:>8} {:>8} {:>7} {:>10} {:>12}  {:<27} {:<12} {}{}",
                     cut(&w.worker, 20),
                     w.accepted,
                     w.rejected.values().sum::<u64>(),
@@ -345,7 +367,8 @@ pub fn render(report: &BenchReport, live: LiveView, elapsed: Duration) -> String
                     si(w.hashrate_hs),
                     interval(w.hashrate_ci95),
                     w.verdict,
-                    w.why
+                    w.why,
+                    reasons(&w.rejected, " (", ")")
                 );
             }
         }
@@ -353,10 +376,11 @@ pub fn render(report: &BenchReport, live: LiveView, elapsed: Duration) -> String
             for w in &report.workers {
                 let _ = writeln!(
                     out,
-                    "[{clock}] {} accepted={} rejected={} hw_err={} hashrate={} ci95={} verdict={} ({})",
+                    "[{clock}] {} accepted={} rejected={}{} hw_err={} hashrate={} ci95={} verdict={} ({})",
                     w.worker,
                     w.accepted,
                     w.rejected.values().sum::<u64>(),
+                    reasons(&w.rejected, "(", ")").replace(' ', ""),
                     percent(w.hw_error_ratio),
                     si(w.hashrate_hs).replace(' ', ""),
                     interval(w.hashrate_ci95).replace(' ', ""),
@@ -367,6 +391,16 @@ pub fn render(report: &BenchReport, live: LiveView, elapsed: Duration) -> String
         }
     }
     out
+}
+
+/// Rejections by reason, `low_difficulty 12, duplicate 2`, between `open` and `close`
+/// (nothing when there are none).
+fn reasons(rejected: &BTreeMap<&'static str, u64>, open: &str, close: &str) -> String {
+    if rejected.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+    format!("{open}{}{close}", list.join(", "))
 }
 
 fn cut(text: &str, chars: usize) -> String {
@@ -397,7 +431,12 @@ fn interval(ci: [Option<f64>; 2]) -> String {
 /// The exit status for a report: 0 when every worker passed, 1 when one failed, 3 when
 /// none failed but one is inconclusive (or no machine connected).
 pub fn exit_status(report: &BenchReport) -> i32 {
-    let verdicts: Vec<&str> = report.workers.iter().map(|w| w.verdict).collect();
+    // Shares of connections that never authorized, and workers past the statistics' cap,
+    // are reported but are no machine's verdict.
+    let machines = report.workers.iter().filter(|w| {
+        w.worker != super::miner::UNAUTHORIZED && w.worker != super::stats::OTHER_WORKERS
+    });
+    let verdicts: Vec<&str> = machines.map(|w| w.verdict).collect();
     if verdicts.contains(&Verdict::Fail.as_str()) {
         1
     } else if verdicts.is_empty() || verdicts.contains(&Verdict::Inconclusive.as_str()) {
@@ -442,11 +481,12 @@ mod tests {
         for cell in ["258", "12", "4.44%", "1.520e-5", "504.0 MH/s", "[450.0 MH/s, unbounded]"] {
             assert!(row.contains(cell), "{cell} in {row}");
         }
+        assert!(row.ends_with("because (low_difficulty 12)"), "{row}");
         let lines = render(&report, LiveView::Lines, Duration::from_secs(5));
         assert_eq!(
             lines,
-            "[0:05] l3-rack1 accepted=258 rejected=12 hw_err=4.44% hashrate=504.0MH/s \
-             ci95=[450.0MH/s,unbounded] verdict=pass (because)\n"
+            "[0:05] l3-rack1 accepted=258 rejected=12(low_difficulty12) hw_err=4.44% \
+             hashrate=504.0MH/s ci95=[450.0MH/s,unbounded] verdict=pass (because)\n"
         );
         assert_eq!(render(&report, LiveView::Off, Duration::ZERO), "");
         assert_eq!(exit_status(&report), 0);
@@ -454,6 +494,8 @@ mod tests {
         assert_eq!(exit_status(&report), 3);
         report.workers.push(worker("l3-rack3", "fail"));
         assert_eq!(exit_status(&report), 1);
+        report.workers = vec![worker("l3-rack1", "pass"), worker("_unauthorized", "fail")];
+        assert_eq!(exit_status(&report), 0, "shares without a login are no machine's verdict");
         report.workers.clear();
         assert_eq!(exit_status(&report), 3, "no machine connected: nothing passed");
     }

@@ -1,7 +1,8 @@
 //! Chain primitives: headers, 256-bit targets, nBits, difficulty per algorithm, merkle
-//! trees and coinbase assembly. Knows nothing of stratum or JSON.
+//! trees, coinbase assembly and merged mining (AuxPoW). Knows nothing of stratum or JSON.
 
 pub mod algorithm;
+pub mod auxpow;
 pub mod coinbase;
 pub mod compact;
 pub mod hash256;

@@ -173,3 +173,207 @@ fn malformed_auxpows_are_refused_with_a_reason_never_a_panic() {
     huge[at] = 0xff;
     assert!(AuxPow::from_bytes(&huge).unwrap_err().to_string().contains("too large"));
 }
+
+/// A parent coinbase (legacy serialization) whose scriptSig is a height push, `commitment`
+/// and an 8-byte extranonce, paying one output.
+fn parent_coinbase(commitment: &[u8], extranonce: u64) -> Vec<u8> {
+    let mut script = vec![0x03, 0xef, 0xaf, 0x22]; // height 2 273 263
+    script.extend_from_slice(commitment);
+    script.extend_from_slice(&extranonce.to_le_bytes());
+    let mut tx = 1u32.to_le_bytes().to_vec();
+    tx.push(1);
+    tx.extend_from_slice(&[0; 32]);
+    tx.extend_from_slice(&u32::MAX.to_le_bytes());
+    tx.push(script.len() as u8);
+    tx.extend_from_slice(&script);
+    tx.extend_from_slice(&u32::MAX.to_le_bytes());
+    tx.push(1);
+    tx.extend_from_slice(&1_250_000_000u64.to_le_bytes());
+    tx.extend_from_slice(&[0x16, 0x00, 0x14]);
+    tx.extend_from_slice(&[0x5c; 20]);
+    tx.extend_from_slice(&0u32.to_le_bytes());
+    tx
+}
+
+/// The parent block built around `coinbase` with three other transactions, mined (with the
+/// independent scrypt) until its PoW hash is at most 2^255: its header and the coinbase's
+/// branch.
+fn mine_parent(coinbase: &[u8]) -> ([u8; 80], Vec<[u8; 32]>) {
+    use common::miner::{scrypt_pow, sha256d};
+    let mut level = vec![sha256d(coinbase)];
+    level.extend((1u8..=3).map(|i| sha256d(&[i; 7])));
+    let mut branch = Vec::new();
+    while level.len() > 1 {
+        branch.push(level[1]);
+        if level.len() % 2 == 1 {
+            level.push(*level.last().unwrap());
+        }
+        level = level.chunks(2).map(|p| sha256d(&[p[0], p[1]].concat())).collect();
+    }
+    let mut header = [0u8; 80];
+    header[..4].copy_from_slice(&0x2000_0000u32.to_le_bytes());
+    header[4..36].copy_from_slice(&[0x11; 32]);
+    header[36..68].copy_from_slice(&level[0]);
+    header[68..72].copy_from_slice(&1_648_489_088u32.to_le_bytes());
+    header[72..76].copy_from_slice(&0x1e0f_fff0u32.to_le_bytes());
+    let nonce = (0u32..)
+        .find(|n| {
+            header[76..].copy_from_slice(&n.to_le_bytes());
+            scrypt_pow(&header)[31] < 0x80 // little-endian: the top byte under 0x80
+        })
+        .unwrap();
+    header[76..].copy_from_slice(&nonce.to_le_bytes());
+    (header, branch)
+}
+
+#[test]
+fn a_commitment_in_a_mined_parent_gives_an_auxpow_every_chain_accepts() {
+    let chains: Vec<(i32, Hash256)> = [98, 1, 2, 6, 7]
+        .iter()
+        .map(|&id| (id, Hash256(common::miner::sha256d(&[id as u8; 5]))))
+        .collect();
+    let commitment = sharecheck::chain::auxpow::Commitment::build(&chains).unwrap();
+    // A chain's slot modulo 2^h depends only on its id modulo 2^h (the LCG is affine and
+    // odd-multiplied): 98 and 2 share every slot up to 32, so the smallest tree is 64.
+    assert_eq!(commitment.merkle_size, 64);
+    let slots: Vec<u32> = commitment.chains.iter().map(|c| c.index).collect();
+    assert!(slots.iter().enumerate().all(|(i, s)| !slots[..i].contains(s)), "{slots:?}");
+    assert_eq!(&commitment.script[..4], &[0xfa, 0xbe, 0x6d, 0x6d]);
+    let coinbase = parent_coinbase(&commitment.script, 7);
+    let (header, coinbase_branch) = mine_parent(&coinbase);
+    for slot in &commitment.chains {
+        let auxpow = AuxPow::new(
+            coinbase.clone(),
+            coinbase_branch.clone(),
+            slot.branch.clone(),
+            slot.index as i32,
+            header,
+        )
+        .unwrap();
+        assert_eq!(
+            auxpow.check(&slot.aux_block_hash, slot.chain_id, true),
+            Ok(()),
+            "{}",
+            slot.chain_id
+        );
+        // What submitauxblock takes reads back as the same AuxPoW.
+        assert_eq!(AuxPow::from_bytes(&auxpow.to_bytes()).unwrap(), auxpow);
+        assert!(auxpow.parent_pow_meets(Algorithm::Scrypt, 0x2100_8000), "mined to 2^255");
+        // A chain not in the tree (or another block of this one) is refused.
+        assert!(auxpow.check(&slot.aux_block_hash, 3, true).is_err());
+        let other = Hash256([0x42; 32]);
+        assert_eq!(auxpow.check(&other, slot.chain_id, true), Err(CheckFailure::MissingChainRoot));
+    }
+}
+
+#[test]
+fn commitments_refuse_what_cannot_be_committed() {
+    use sharecheck::chain::auxpow::{Commitment, CommitmentError};
+    assert_eq!(Commitment::build(&[]), Err(CommitmentError::NoChains));
+    let h = Hash256([1; 32]);
+    assert_eq!(Commitment::build(&[(98, h), (98, h)]), Err(CommitmentError::DuplicateChainId(98)));
+    // One chain: a one-slot tree whose root is the aux block hash itself.
+    let one = Commitment::build(&[(98, h)]).unwrap();
+    assert_eq!((one.merkle_size, one.merkle_nonce, one.root), (1, 0, h.0));
+    assert!(one.chains[0].branch.is_empty());
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use sharecheck::chain::auxpow::Commitment;
+
+    /// `getExpectedIndex` written out as the C++ does it, in u32.
+    fn get_expected_index_cpp(n_nonce: u32, n_chain_id: i32, h: u32) -> u32 {
+        let mut rand: u32 = n_nonce;
+        rand = rand.wrapping_mul(1103515245).wrapping_add(12345);
+        rand = rand.wrapping_add(n_chain_id as u32);
+        rand = rand.wrapping_mul(1103515245).wrapping_add(12345);
+        rand % (1u32 << h)
+    }
+
+    fn coinbase_strategy() -> impl Strategy<Value = Vec<u8>> {
+        (
+            proptest::collection::vec(any::<u8>(), 0..120),
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..60), 0..4),
+        )
+            .prop_map(|(script, outputs)| {
+                let mut tx = 2u32.to_le_bytes().to_vec();
+                tx.push(1);
+                tx.extend_from_slice(&[0; 32]);
+                tx.extend_from_slice(&u32::MAX.to_le_bytes());
+                tx.push(script.len() as u8);
+                tx.extend_from_slice(&script);
+                tx.extend_from_slice(&0u32.to_le_bytes());
+                tx.push(outputs.len() as u8);
+                for out in outputs {
+                    tx.extend_from_slice(&50u64.to_le_bytes());
+                    tx.push(out.len() as u8);
+                    tx.extend_from_slice(&out);
+                }
+                tx.extend_from_slice(&0u32.to_le_bytes());
+                tx
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn serialize_of_parse_is_the_bytes(
+            coinbase in coinbase_strategy(),
+            hash_block in any::<[u8; 32]>(),
+            coinbase_branch in proptest::collection::vec(any::<[u8; 32]>(), 0..12),
+            index in any::<i32>(),
+            chain_branch in proptest::collection::vec(any::<[u8; 32]>(), 0..31),
+            chain_index in any::<i32>(),
+            header in proptest::collection::vec(any::<u8>(), 80),
+        ) {
+            let mut bytes = coinbase.clone();
+            bytes.extend_from_slice(&hash_block);
+            bytes.push(coinbase_branch.len() as u8);
+            bytes.extend(coinbase_branch.iter().flatten());
+            bytes.extend_from_slice(&index.to_le_bytes());
+            bytes.push(chain_branch.len() as u8);
+            bytes.extend(chain_branch.iter().flatten());
+            bytes.extend_from_slice(&chain_index.to_le_bytes());
+            bytes.extend_from_slice(&header);
+            let auxpow = AuxPow::from_bytes(&bytes).unwrap();
+            prop_assert_eq!(auxpow.to_bytes(), bytes);
+            prop_assert_eq!(&auxpow.coinbase_tx, &coinbase);
+            prop_assert_eq!((auxpow.coinbase_index, auxpow.chain_index), (index, chain_index));
+        }
+
+        #[test]
+        fn a_commitment_checks_for_every_chain_in_it(
+            ids in proptest::collection::btree_set(0i32..1000, 1..=8),
+            seed in any::<u8>(),
+        ) {
+            let chains: Vec<(i32, Hash256)> = ids
+                .iter()
+                .map(|&id| (id, Hash256(common::miner::sha256d(&[&id.to_le_bytes()[..], &[seed]].concat()))))
+                .collect();
+            let commitment = Commitment::build(&chains).unwrap();
+            let coinbase = parent_coinbase(&commitment.script, u64::from(seed));
+            // A parent whose merkle root is the coinbase's txid (a one-transaction block).
+            let mut header = [0u8; 80];
+            header[..4].copy_from_slice(&0x2000_0000u32.to_le_bytes()); // chain id 8192
+            header[36..68].copy_from_slice(&common::miner::sha256d(&coinbase));
+            for slot in &commitment.chains {
+                let auxpow = AuxPow::new(coinbase.clone(), Vec::new(), slot.branch.clone(), slot.index as i32, header).unwrap();
+                prop_assert_eq!(auxpow.check(&slot.aux_block_hash, slot.chain_id, true), Ok(()));
+            }
+            let absent = (0..).find(|id| !ids.contains(id)).unwrap();
+            let first = &commitment.chains[0];
+            let auxpow = AuxPow::new(coinbase.clone(), Vec::new(), first.branch.clone(), first.index as i32, header).unwrap();
+            // Another chain id may share the first's slot by chance; it is refused unless it does.
+            let same_slot = sharecheck::chain::auxpow::expected_index(commitment.merkle_nonce, absent, first.branch.len() as u32) == first.index;
+            prop_assert_eq!(auxpow.check(&first.aux_block_hash, absent, true).is_ok(), same_slot);
+        }
+
+        #[test]
+        fn expected_index_is_the_cpp_expression(nonce in any::<u32>(), id in any::<i32>(), h in 0u32..31) {
+            prop_assert_eq!(expected_index(nonce, id, h), get_expected_index_cpp(nonce, id, h));
+        }
+    }
+}

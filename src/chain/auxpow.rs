@@ -535,3 +535,113 @@ impl AuxBlock {
         u32::from_le_bytes([self.header[72], self.header[73], self.header[74], self.header[75]])
     }
 }
+
+/// Tree heights a commitment tries, at most (2^16 slots: far more chains than exist).
+const MAX_COMMITMENT_HEIGHT: u32 = 16;
+/// Nonces a commitment tries at each height before a taller tree.
+const NONCES_PER_HEIGHT: u32 = 1 << 16;
+
+/// Why no commitment can be built for a set of chains.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitmentError {
+    /// No chain given.
+    #[error("no aux chain given")]
+    NoChains,
+    /// The same chain id twice (one block per chain and parent share).
+    #[error("chain id {0} given twice")]
+    DuplicateChainId(i32),
+    /// No tree up to 2^16 slots puts every chain in its own slot.
+    #[error("no tree of up to 2^16 slots gives each of the {0} chains its own slot")]
+    NoSlotLayout(usize),
+}
+
+/// One aux chain's place in a commitment: what its AuxPoW carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSlot {
+    /// The chain id.
+    pub chain_id: i32,
+    /// The aux block hash committed to (internal order).
+    pub aux_block_hash: Hash256,
+    /// Its slot (`nChainIndex`).
+    pub index: u32,
+    /// Its branch to the root (`vChainMerkleBranch`, internal order).
+    pub branch: Vec<[u8; 32]>,
+}
+
+/// The merged-mining commitment a pool puts in its parent coinbase script for one or more
+/// aux chains.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commitment {
+    /// `fabe6d6d ‖ root ‖ tree size LE32 ‖ nonce LE32`, the root in the byte order
+    /// `CAuxPow::check` looks for (display order).
+    pub script: Vec<u8>,
+    /// The chain tree's root (internal order, as the branches fold to it).
+    pub root: [u8; 32],
+    /// Slots in the tree (2^height).
+    pub merkle_size: u32,
+    /// The nonce that, with each chain id, gives each chain its slot.
+    pub merkle_nonce: u32,
+    /// Each chain's slot and branch, in the order given.
+    pub chains: Vec<ChainSlot>,
+}
+
+impl Commitment {
+    /// The commitment for `chains` (chain id, aux block hash): the smallest tree, and the
+    /// smallest nonce at that size, for which every chain's expected slot is its own.
+    /// Empty slots hold zero hashes.
+    pub fn build(chains: &[(i32, Hash256)]) -> Result<Commitment, CommitmentError> {
+        if chains.is_empty() {
+            return Err(CommitmentError::NoChains);
+        }
+        for (i, (id, _)) in chains.iter().enumerate() {
+            if chains[..i].iter().any(|(other, _)| other == id) {
+                return Err(CommitmentError::DuplicateChainId(*id));
+            }
+        }
+        let least = usize::BITS - (chains.len() - 1).leading_zeros(); // ceil(log2 n)
+        for height in least..=MAX_COMMITMENT_HEIGHT {
+            for nonce in 0..NONCES_PER_HEIGHT {
+                let slots: Vec<u32> =
+                    chains.iter().map(|(id, _)| expected_index(nonce, *id, height)).collect();
+                let distinct = slots.iter().enumerate().all(|(i, s)| !slots[..i].contains(s));
+                if distinct {
+                    return Ok(Commitment::with_slots(chains, height, nonce, &slots));
+                }
+            }
+        }
+        Err(CommitmentError::NoSlotLayout(chains.len()))
+    }
+
+    fn with_slots(chains: &[(i32, Hash256)], height: u32, nonce: u32, slots: &[u32]) -> Commitment {
+        let mut level = vec![[0u8; 32]; 1 << height];
+        for ((_, hash), &slot) in chains.iter().zip(slots) {
+            level[slot as usize] = hash.0;
+        }
+        let mut branches: Vec<Vec<[u8; 32]>> = vec![Vec::new(); chains.len()];
+        let mut positions: Vec<usize> = slots.iter().map(|&s| s as usize).collect();
+        while level.len() > 1 {
+            for (branch, position) in branches.iter_mut().zip(&mut positions) {
+                branch.push(level[*position ^ 1]);
+                *position >>= 1;
+            }
+            level = level.chunks(2).map(|pair| hash_pair(&pair[0], &pair[1])).collect();
+        }
+        let root = level[0];
+        let mut script = MERGED_MINING_HEADER.to_vec();
+        script.extend(root.iter().rev());
+        script.extend_from_slice(&(1u32 << height).to_le_bytes());
+        script.extend_from_slice(&nonce.to_le_bytes());
+        let chains = chains
+            .iter()
+            .zip(slots)
+            .zip(branches)
+            .map(|(((chain_id, hash), &index), branch)| ChainSlot {
+                chain_id: *chain_id,
+                aux_block_hash: *hash,
+                index,
+                branch,
+            })
+            .collect();
+        Commitment { script, root, merkle_size: 1 << height, merkle_nonce: nonce, chains }
+    }
+}

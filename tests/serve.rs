@@ -314,17 +314,19 @@ async fn hashrate_intervals_cover_the_true_rate_and_every_verdict_is_reached() {
 
         let machine =
             |worker: String, hashrate: f64, seed: u64| Machine::new(&worker, hashrate, seed);
-        // These stop submitting a second before the end, so every share they sent is in
-        // the report.
-        let send_for = Some(Duration::from_secs(5));
+        // These stop submitting 4 s after their login (2 s before the end), so every share
+        // they sent is in the report.
+        let send_for = Some(Duration::from_secs(4));
         let mut machines: Vec<Machine> =
             (0..200).map(|i| machine(format!("healthy-{i:03}"), true_hashrate, 1000 + i)).collect();
         // Half the hashrate they should have: a dead hashboard.
         machines
             .extend((0..10).map(|i| machine(format!("half-{i}"), true_hashrate / 2.0, 5000 + i)));
-        // Healthy, but connected for the last 1.5 s only: too few shares to tell.
+        // Faster than expected, but connected for the last 1.5 s only: too few shares to
+        // tell (and so fast that the expected rate is never above its interval).
         let late = Duration::from_millis(4500);
-        machines.push(Machine { start_after: late, ..machine("late".into(), true_hashrate, 7) });
+        let fast = machine("late".into(), 1.5 * true_hashrate, 7);
+        machines.push(Machine { start_after: late, ..fast });
         // One share in 20 a bad hash: 5% hardware errors.
         let errors = machine("errors".into(), true_hashrate, 8);
         machines.push(Machine { bad_every: Some(20), send_for, ..errors });

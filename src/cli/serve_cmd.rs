@@ -1,7 +1,7 @@
 //! `sharecheck serve`: the ASIC test bench. A machine pointed at it gets its hashrate with
 //! an exact 95% interval, its hardware-error ratio and a pass/fail.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -117,18 +117,18 @@ fn bench_config(args: &ServeArgs, live: LiveView) -> Result<BenchConfig, Failure
 }
 
 /// Exit status when the bench itself fails while running (not a verdict, not usage).
-const EXIT_RUNTIME: i32 = 1;
+const EXIT_RUNTIME: i32 = 4;
 
 pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
     let live = if std::io::stdout().is_terminal() { LiveView::Table } else { LiveView::Lines };
     let config = bench_config(args, live)?;
-    // Opened now: a report that cannot be written is found before the run, not after it.
-    let mut report_file = match &args.report {
-        Some(path) => Some(std::fs::File::create(path).map_err(|e| {
+    // Checked now, without emptying a report already there: a report that cannot be
+    // written is found before the run, not after it.
+    if let Some(path) = &args.report {
+        std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(|e| {
             Failure::usage(format!("cannot write the report to {}: {e}", path.display()))
-        })?),
-        None => None,
-    };
+        })?;
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ =
@@ -152,10 +152,10 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             .await
             .map_err(|e| Failure { message: format!("bench stopped: {e}"), status: EXIT_RUNTIME })
     })?;
-    if let (Some(file), Some(path)) = (&mut report_file, &args.report) {
+    if let Some(path) = &args.report {
         let mut json = serde_json::to_string_pretty(&report).unwrap_or_default();
         json.push('\n');
-        if let Err(e) = file.write_all(json.as_bytes()) {
+        if let Err(e) = std::fs::write(path, &json) {
             // The run is not lost: the report goes to stdout instead.
             print!("{json}");
             return Err(Failure {

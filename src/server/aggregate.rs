@@ -1003,10 +1003,14 @@ impl AggregatedMiner {
     /// When the timer must next look: the oldest awaited request's timeout, the drain, the
     /// login and idle limits.
     fn next_deadline(&self, connected: Instant, last_line: Instant) -> Instant {
-        let mut at = last_line + self.config.idle_timeout;
-        if !self.logged_in() {
-            at = at.min(connected + self.config.login_timeout);
-        }
+        // The login and idle limits are not enforced while draining: not woken for them.
+        let mut at = match self.draining {
+            None if !self.logged_in() => {
+                (last_line + self.config.idle_timeout).min(connected + self.config.login_timeout)
+            }
+            None => last_line + self.config.idle_timeout,
+            Some(_) => Instant::now() + self.config.idle_timeout,
+        };
         // The drain's end, while the grace runs, and after it whenever nothing is awaited:
         // a wake-up for a job just at the grace's end must not skip the check that ends
         // the connection. (Past the grace with shares awaited, their answers wake it.)

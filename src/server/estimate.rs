@@ -287,8 +287,9 @@ struct Line {
 /// Warm-up: after the machine (re)connects, the exposure until its first share that
 /// counts is set aside and that share is not counted (a Poisson process after an arrival
 /// is the same process, so nothing is biased); a board restarting its chains costs the
-/// machine nothing. Set-aside exposure past [`WARM_UP`] counts again: a machine that stays
-/// silent fails.
+/// machine nothing. At most [`WARM_UP`] is set aside per warm-up (a reconnection does not
+/// start a new allowance before the last one ended with a share): the time past it counts,
+/// and so does the share that ends it, so a machine that stays silent fails.
 #[derive(Clone, Debug)]
 pub struct ShareClock {
     hashes_per_diff1: f64,
@@ -301,13 +302,16 @@ pub struct ShareClock {
     started: bool,
     shares: u64,
     exposure: Exposure,
-    /// Exposure since the last (re)connection, before its first share.
+    /// Exposure set aside since the last (re)connection, before its first share (at most
+    /// [`WARM_UP`]).
     warming: Exposure,
+    /// The current warm-up has run past [`WARM_UP`]: its time counts from there on.
+    overdue: bool,
     last_difficulty: Option<f64>,
 }
 
-/// Connections of one worker name whose difficulties are kept, at most (more share the
-/// last slot: a bench does not run a farm on one name).
+/// Connections of one worker name whose difficulties are kept, at most (the shares of
+/// more are not counted: a bench does not run a farm on one name).
 const MAX_LINES: usize = 64;
 
 impl ShareClock {
@@ -322,6 +326,7 @@ impl ShareClock {
             shares: 0,
             exposure: Exposure::default(),
             warming: Exposure::default(),
+            overdue: false,
             last_difficulty: None,
         }
     }
@@ -339,9 +344,16 @@ impl ShareClock {
     /// Exposure up to `now` added; the clock keeps running if it has a connection.
     fn accrue(&mut self, now: std::time::Instant) {
         if let (Some(since), Some(d)) = (self.running_since, self.counting_difficulty()) {
-            let seconds = now.saturating_duration_since(since).as_secs_f64();
-            let into = if self.warm { &mut self.exposure } else { &mut self.warming };
-            into.add(seconds, d, self.hashes_per_diff1);
+            let mut seconds = now.saturating_duration_since(since).as_secs_f64();
+            if !self.warm {
+                // Set aside up to what is left of the warm-up allowance; the rest counts.
+                let left = (WARM_UP.as_secs_f64() - self.warming.seconds).max(0.0);
+                let aside = seconds.min(left);
+                self.warming.add(aside, d, self.hashes_per_diff1);
+                seconds -= aside;
+                self.overdue |= seconds > 0.0;
+            }
+            self.exposure.add(seconds, d, self.hashes_per_diff1);
         }
         self.running_since = (!self.lines.is_empty()).then_some(now);
     }
@@ -355,9 +367,9 @@ impl ShareClock {
         self.accrue(now);
         self.last_difficulty = Some(difficulty);
         if self.lines.is_empty() {
-            // (Re)connected: its warm-up is set aside until its first share.
+            // (Re)connected: its warm-up is set aside until its first share (what is left of
+            // the allowance if an earlier warm-up never ended: reconnecting buys no time).
             self.warm = false;
-            self.warming = Exposure::default();
         }
         let room = self.lines.len() < MAX_LINES;
         match self.lines.iter_mut().find(|l| l.id == id) {
@@ -401,14 +413,11 @@ impl ShareClock {
         if self.warm {
             self.shares += 1;
         } else {
-            // The first share since (re)connecting: the warm-up before it is set aside, up
-            // to WARM_UP (a longer silence is held against the machine).
+            // The first share since (re)connecting ends the warm-up. Past the allowance its
+            // silence already counts, and so does this share, which falls in that time.
             self.accrue(now);
-            let w = self.warming;
-            let limit = WARM_UP.as_secs_f64();
-            if w.seconds > limit {
-                self.exposure.seconds += w.seconds - limit;
-                self.exposure.per_hashrate += w.per_hashrate * (w.seconds - limit) / w.seconds;
+            if std::mem::take(&mut self.overdue) {
+                self.shares += 1;
             }
             self.warm = true;
             self.started = true;
@@ -420,12 +429,7 @@ impl ShareClock {
     pub fn estimate(&self, now: std::time::Instant) -> Estimate {
         let mut clock = self.clone();
         clock.accrue(now);
-        let mut exposure = clock.exposure;
-        if clock.warming.seconds > WARM_UP.as_secs_f64() {
-            exposure.seconds += clock.warming.seconds;
-            exposure.per_hashrate += clock.warming.per_hashrate;
-        }
-        Estimate::from_exposure(clock.shares, exposure)
+        Estimate::from_exposure(clock.shares, clock.exposure)
     }
 
     /// Whether the machine is still in its first warm-up: never a share, and connected
@@ -433,7 +437,7 @@ impl ShareClock {
     pub fn warming_up(&self, now: std::time::Instant) -> bool {
         let mut clock = self.clone();
         clock.accrue(now);
-        !clock.started && clock.warming.seconds <= WARM_UP.as_secs_f64()
+        !clock.started && !clock.overdue
     }
 }
 
@@ -765,14 +769,23 @@ mod tests {
         let mut clock = ShareClock::new(1.0);
         clock.set_difficulty(1, 1.0, t0);
         let late = t0 + WARM_UP + Duration::from_secs(60);
+        assert!(clock.warming_up(t0 + WARM_UP - Duration::from_secs(1)));
         assert!(!clock.warming_up(late));
+        // The minute past the allowance counts: no share in it.
         let e = clock.estimate(late);
-        assert_eq!(e.shares, 0);
-        assert_eq!(e.seconds, WARM_UP.as_secs_f64() + 60.0);
+        assert_eq!((e.shares, e.seconds), (0, 60.0));
         assert!(e.ci95.1.is_finite());
-        // A first share after a long silence keeps the silence past the warm-up allowance.
+        // The share that ends it falls in that minute, and counts.
         clock.share(1, 1.0, late);
-        assert_eq!(clock.estimate(late).seconds, 60.0);
+        let e = clock.estimate(late);
+        assert_eq!((e.shares, e.seconds), (1, 60.0));
+        // Reconnecting buys no new allowance before a warm-up ended with a share.
+        let mut clock = ShareClock::new(1.0);
+        clock.set_difficulty(1, 1.0, t0);
+        clock.closed(1, t0 + Duration::from_secs(170));
+        clock.set_difficulty(2, 1.0, t0 + Duration::from_secs(200));
+        let e = clock.estimate(t0 + Duration::from_secs(230));
+        assert_eq!(e.seconds, 20.0, "170 s + 30 s: 20 s past the allowance");
     }
 
     /// Seeded SplitMix64 in (0, 1).

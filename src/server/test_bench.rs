@@ -273,7 +273,9 @@ impl Judging {
                     super::estimate::Estimate::from_exposure(0, Default::default())
                 });
                 let hashed = e.map_or(0, |e| e.hashed);
-                let (verdict, why) = if e.is_some_and(|e| e.warming_up) {
+                // A machine that has sent nothing is warming up; one that sends only bad
+                // hashes is judged on them.
+                let (verdict, why) = if e.is_some_and(|e| e.warming_up) && hashed == 0 {
                     let why = format!(
                         "waiting for its first share (a machine may take {} minutes to start)",
                         WARM_UP.as_secs() / 60
@@ -428,14 +430,13 @@ fn interval(ci: [Option<f64>; 2]) -> String {
     format!("[{}, {}]", end(ci[0]), end(ci[1]))
 }
 
-/// The exit status for a report: 0 when every worker passed, 1 when one failed, 3 when
-/// none failed but one is inconclusive (or no machine connected).
+/// The exit status for a report: 0 when every machine passed, 1 when one failed, 3 when
+/// none failed but one is inconclusive (or no machine connected). (2 is bad arguments and
+/// 4 a bench that failed while running, in the command.)
 pub fn exit_status(report: &BenchReport) -> i32 {
-    // Shares of connections that never authorized, and workers past the statistics' cap,
-    // are reported but are no machine's verdict.
-    let machines = report.workers.iter().filter(|w| {
-        w.worker != super::miner::UNAUTHORIZED && w.worker != super::stats::OTHER_WORKERS
-    });
+    // Shares of connections that never authorized judge no machine (machines past the
+    // statistics' cap, summed under `_other`, still do).
+    let machines = report.workers.iter().filter(|w| w.worker != super::miner::UNAUTHORIZED);
     let verdicts: Vec<&str> = machines.map(|w| w.verdict).collect();
     if verdicts.contains(&Verdict::Fail.as_str()) {
         1
@@ -496,6 +497,8 @@ mod tests {
         assert_eq!(exit_status(&report), 1);
         report.workers = vec![worker("l3-rack1", "pass"), worker("_unauthorized", "fail")];
         assert_eq!(exit_status(&report), 0, "shares without a login are no machine's verdict");
+        report.workers = vec![worker("l3-rack1", "pass"), worker("_other", "fail")];
+        assert_eq!(exit_status(&report), 1, "machines past the cap still count");
         report.workers.clear();
         assert_eq!(exit_status(&report), 3, "no machine connected: nothing passed");
     }

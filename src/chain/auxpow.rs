@@ -536,10 +536,9 @@ impl AuxBlock {
     }
 }
 
-/// Tree heights a commitment tries, at most (2^16 slots: far more chains than exist).
+/// The tallest tree a commitment builds: chain ids are 16 bits (a version's top half), and
+/// distinct ones are distinct modulo 2^16.
 const MAX_COMMITMENT_HEIGHT: u32 = 16;
-/// Nonces a commitment tries at each height before a taller tree.
-const NONCES_PER_HEIGHT: u32 = 1 << 16;
 
 /// Why no commitment can be built for a set of chains.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -589,6 +588,10 @@ impl Commitment {
     /// The commitment for `chains` (chain id, aux block hash): the smallest tree, and the
     /// smallest nonce at that size, for which every chain's expected slot is its own.
     /// Empty slots hold zero hashes.
+    ///
+    /// The nonce is always 0: modulo 2^h the slot is `a·(r(nonce) + id) + c` with `a` odd,
+    /// a bijection of `id mod 2^h` whatever the nonce, so the chains get distinct slots at
+    /// height h exactly when their ids differ modulo 2^h, and no nonce changes that.
     pub fn build(chains: &[(i32, Hash256)]) -> Result<Commitment, CommitmentError> {
         if chains.is_empty() {
             return Err(CommitmentError::NoChains);
@@ -599,34 +602,43 @@ impl Commitment {
             }
         }
         let least = usize::BITS - (chains.len() - 1).leading_zeros(); // ceil(log2 n)
+        let nonce = 0;
         for height in least..=MAX_COMMITMENT_HEIGHT {
-            for nonce in 0..NONCES_PER_HEIGHT {
-                let slots: Vec<u32> =
-                    chains.iter().map(|(id, _)| expected_index(nonce, *id, height)).collect();
-                let distinct = slots.iter().enumerate().all(|(i, s)| !slots[..i].contains(s));
-                if distinct {
-                    return Ok(Commitment::with_slots(chains, height, nonce, &slots));
-                }
+            let slots: Vec<u32> =
+                chains.iter().map(|(id, _)| expected_index(nonce, *id, height)).collect();
+            let distinct = slots.iter().enumerate().all(|(i, s)| !slots[..i].contains(s));
+            if distinct {
+                return Ok(Commitment::with_slots(chains, height, nonce, &slots));
             }
         }
         Err(CommitmentError::NoSlotLayout(chains.len()))
     }
 
     fn with_slots(chains: &[(i32, Hash256)], height: u32, nonce: u32, slots: &[u32]) -> Commitment {
-        let mut level = vec![[0u8; 32]; 1 << height];
-        for ((_, hash), &slot) in chains.iter().zip(slots) {
-            level[slot as usize] = hash.0;
-        }
+        // Only the nodes above a chain are kept; an empty subtree of height k hashes to
+        // `empty`, built up from a zero leaf.
+        let mut level: std::collections::BTreeMap<u32, [u8; 32]> =
+            chains.iter().zip(slots).map(|((_, hash), &slot)| (slot, hash.0)).collect();
+        let mut empty = [0u8; 32];
         let mut branches: Vec<Vec<[u8; 32]>> = vec![Vec::new(); chains.len()];
-        let mut positions: Vec<usize> = slots.iter().map(|&s| s as usize).collect();
-        while level.len() > 1 {
+        let mut positions: Vec<u32> = slots.to_vec();
+        for _ in 0..height {
             for (branch, position) in branches.iter_mut().zip(&mut positions) {
-                branch.push(level[*position ^ 1]);
+                branch.push(level.get(&(*position ^ 1)).copied().unwrap_or(empty));
                 *position >>= 1;
             }
-            level = level.chunks(2).map(|pair| hash_pair(&pair[0], &pair[1])).collect();
+            let parents: std::collections::BTreeSet<u32> = level.keys().map(|k| k >> 1).collect();
+            level = parents
+                .into_iter()
+                .map(|p| {
+                    let left = level.get(&(2 * p)).copied().unwrap_or(empty);
+                    let right = level.get(&(2 * p + 1)).copied().unwrap_or(empty);
+                    (p, hash_pair(&left, &right))
+                })
+                .collect();
+            empty = hash_pair(&empty, &empty);
         }
-        let root = level[0];
+        let root = level.get(&0).copied().unwrap_or(empty);
         let mut script = MERGED_MINING_HEADER.to_vec();
         script.extend(root.iter().rev());
         script.extend_from_slice(&(1u32 << height).to_le_bytes());

@@ -1,5 +1,6 @@
 //! Command-line front end: argument parsing and the subcommands.
 
+mod auxpow_cmd;
 mod bench_cmd;
 mod hash_cmd;
 #[cfg(feature = "server")]
@@ -35,6 +36,8 @@ enum Command {
     Replay(replay_cmd::ReplayArgs),
     /// Measure hashing and share-checking capacity beside the sha2 and scrypt crates.
     Bench(bench_cmd::BenchArgs),
+    /// Merged mining: check an AuxPoW, or build the commitment for a parent coinbase.
+    Auxpow(auxpow_cmd::AuxpowArgs),
     /// Run a validating stratum proxy: miners connect here, valid shares go to the pool.
     #[cfg(feature = "server")]
     Proxy(Box<proxy_cmd::ProxyArgs>),
@@ -83,6 +86,7 @@ pub fn run() -> i32 {
         Command::Target(args) => target_cmd::run(&args),
         Command::Replay(args) => replay_cmd::run(&args),
         Command::Bench(args) => bench_cmd::run(&args),
+        Command::Auxpow(args) => auxpow_cmd::run(&args),
         #[cfg(feature = "server")]
         Command::Proxy(args) => proxy_cmd::run(&args),
         #[cfg(feature = "server")]

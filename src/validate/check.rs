@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use super::aux_work;
 use super::config::ValidatorConfig;
 use super::duplicates::Remembered;
 use super::job::{JobEntry, JobLookup, JobRegistry, PreparedJob};
@@ -75,6 +76,16 @@ impl Validator {
         Ok(())
     }
 
+    /// `mining.notify` for a job that carries aux chain work (merged mining): shares that
+    /// meet an aux target report the aux block in their verdict. Refused if the job's
+    /// coinbase does not carry the commitment `Commitment::build` makes for `aux`.
+    pub fn notify_with_aux(&self, notify: Notify, aux: &[super::AuxWork]) -> Result<(), Error> {
+        let clean = notify.clean_jobs;
+        let job = PreparedJob::with_aux(notify, aux, &self.config)?;
+        self.jobs.add(job, clean, &self.config);
+        Ok(())
+    }
+
     /// `mining.set_difficulty` for one connection: in force now, and for jobs notified
     /// from now on.
     pub fn set_difficulty(&self, session: &mut Session, difficulty: f64) -> Result<(), Error> {
@@ -134,6 +145,14 @@ impl Validator {
                     Remembered::Duplicate => {
                         verdict.outcome = Outcome::Rejected(Reason::Duplicate);
                         verdict.block = None;
+                        verdict.aux_blocks.clear();
+                        verdict
+                    }
+                    Remembered::Full | Remembered::AllowanceSpent
+                        if verdict.outcome == Outcome::Rejected(Reason::LowDifficulty) =>
+                    {
+                        // An aux block under the share target: still low difficulty for the
+                        // parent pool, and its aux block stands.
                         verdict
                     }
                     Remembered::Full | Remembered::AllowanceSpent => {
@@ -247,28 +266,38 @@ impl Validator {
         let now = session.current_epoch();
         let share_target = at_notify.target.max(now.target);
         let is_block = job.network_target.is_some_and(|t| t.is_met_by(pow));
+        let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
+        let extranonce2 = &extranonce2[..extranonce2_len];
+        // An aux block is reported whatever the share's own difficulty.
+        let aux_blocks = aux_work::found(
+            &job.aux,
+            pow,
+            &header,
+            (&job.coinb1, extranonce1, extranonce2, &job.coinb2),
+            &job.branch,
+        );
         let mut verdict = Verdict {
             outcome: Outcome::Accepted,
             pow_hash: Some(Hash256(*pow)),
             share_difficulty: Some(share_difficulty),
             block: None,
+            aux_blocks,
         };
         if !share_target.is_met_by(pow) && !is_block {
             verdict.outcome = Outcome::Rejected(Reason::LowDifficulty);
+            if !verdict.aux_blocks.is_empty() {
+                // Not the parent pool's share, but an aux block: remembered, so that the
+                // same work sent again is a duplicate and reports nothing.
+                return Evaluated::Passed { entry, session_job, verdict };
+            }
             return Evaluated::Final(verdict);
         }
         // 9 (prepared). A block carries what is needed to submit it.
         if is_block {
-            let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
             verdict.outcome = Outcome::Block;
             verdict.block = Some(Box::new(BlockSolution {
                 header,
-                coinbase: coinbase::assemble(
-                    &job.coinb1,
-                    extranonce1,
-                    &extranonce2[..extranonce2_len],
-                    &job.coinb2,
-                ),
+                coinbase: coinbase::assemble(&job.coinb1, extranonce1, extranonce2, &job.coinb2),
             }));
         }
         Evaluated::Passed { entry, session_job, verdict }

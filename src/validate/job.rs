@@ -34,6 +34,8 @@ pub struct PreparedJob {
     pub network_target: Option<Target>,
     /// Job ntime.
     pub ntime: u32,
+    /// Aux chain work (merged mining), with each chain's place in the commitment.
+    pub(crate) aux: Vec<super::aux_work::AuxSlot>,
 }
 
 impl PreparedJob {
@@ -68,7 +70,21 @@ impl PreparedJob {
             nbits,
             network_target: nbits.to_pow_target(),
             ntime: notify.ntime,
+            aux: Vec::new(),
         })
+    }
+
+    /// [`PreparedJob::new`] with aux chain work: refused if the coinbase does not carry
+    /// the commitment for it.
+    pub fn with_aux(
+        notify: Notify,
+        aux: &[super::aux_work::AuxWork],
+        config: &ValidatorConfig,
+    ) -> Result<PreparedJob, Error> {
+        let slots = super::aux_work::prepare(&notify.job_id, &notify.coinb1, aux)?;
+        let mut job = PreparedJob::new(notify, config)?;
+        job.aux = slots;
+        Ok(job)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Share validation: jobs, sessions, the check pipeline, the duplicate filter, verdicts
 //! and batch checking. Knows nothing of sockets or files.
 
+pub mod aux_work;
 mod batch;
 pub mod check;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod job;
 pub mod session;
 pub mod verdict;
 
+pub use aux_work::{AuxBlockFound, AuxWork};
 pub use check::Validator;
 pub use config::ValidatorConfig;
 pub use duplicates::{Allowance, DuplicateFilter, Remembered};

@@ -140,6 +140,9 @@ pub struct Verdict {
     pub share_difficulty: Option<f64>,
     /// For a block: what the caller needs to submit it.
     pub block: Option<Box<BlockSolution>>,
+    /// Aux chain blocks the share found (merged mining): whatever the share's own
+    /// outcome, except duplicates (and shares refused before hashing).
+    pub aux_blocks: Vec<super::aux_work::AuxBlockFound>,
 }
 
 impl Verdict {
@@ -150,6 +153,7 @@ impl Verdict {
             pow_hash: None,
             share_difficulty: None,
             block: None,
+            aux_blocks: Vec::new(),
         }
     }
 

@@ -1,0 +1,132 @@
+//! Merged mining in the share check: a Litecoin-style job carrying Dogecoin aux work. Shares
+//! are mined with the independent builder (sha2 and the scrypt crate); an aux block's
+//! AuxPoW is read back and checked as Dogecoin checks it.
+
+mod common;
+
+use common::miner::{TestJob, scrypt_pow};
+use num_bigint::BigUint;
+use sharecheck::chain::auxpow::{AuxPow, Commitment};
+use sharecheck::validate::{AuxWork, Outcome, Reason, Validator, ValidatorConfig};
+use sharecheck::{Algorithm, Hash256, Target};
+
+const EN1: &str = "f000000d";
+
+fn target_from(value: &BigUint) -> Target {
+    let mut le = value.to_bytes_le();
+    le.resize(32, 0);
+    Target::from_le_bytes(&le.try_into().unwrap())
+}
+
+/// A job whose scriptSig carries `commitment` before the extranonces (4 + 4 bytes).
+fn job_with(commitment: &[u8]) -> TestJob {
+    let mut script = vec![0x03, 0xef, 0xaf, 0x22];
+    script.extend_from_slice(commitment);
+    let script_len = script.len() + 8;
+    let mut coinb1 = 1u32.to_le_bytes().to_vec();
+    coinb1.push(1);
+    coinb1.extend_from_slice(&[0; 32]);
+    coinb1.extend_from_slice(&u32::MAX.to_le_bytes());
+    coinb1.push(script_len as u8);
+    coinb1.extend_from_slice(&script);
+    let mut coinb2 = u32::MAX.to_le_bytes().to_vec();
+    coinb2.push(1);
+    coinb2.extend_from_slice(&1_250_000_000u64.to_le_bytes());
+    coinb2.extend_from_slice(&[0x16, 0x00, 0x14]);
+    coinb2.extend_from_slice(&[0x5c; 20]);
+    coinb2.extend_from_slice(&0u32.to_le_bytes());
+    let mut job = TestJob::new("aux1");
+    job.coinb1 = hex::encode(coinb1);
+    job.coinb2 = hex::encode(coinb2);
+    job.nbits = 0x1a00_ffff; // no share is a Litecoin block
+    job
+}
+
+fn notify(job: &TestJob) -> sharecheck::stratum::Notify {
+    let line: serde_json::Value = serde_json::from_str(&job.notify(true)).unwrap();
+    sharecheck::stratum::Notify::from_params(&line["params"]).unwrap()
+}
+
+/// The first extranonce2 ≥ `from` and nonce whose scrypt PoW value is in (above, at_most].
+fn mine(job: &TestJob, from: u32, above: &BigUint, at_most: &BigUint) -> (String, u32) {
+    for en2 in from.. {
+        let en2 = format!("{en2:08x}");
+        let mut header = job.header(EN1, &en2, job.ntime, 0, job.version);
+        for nonce in 0..64u32 {
+            header[76..].copy_from_slice(&nonce.to_le_bytes());
+            let v = BigUint::from_bytes_le(&scrypt_pow(&header));
+            if &v > above && &v <= at_most {
+                return (en2, nonce);
+            }
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_share_meeting_an_aux_target_carries_the_auxpow_dogecoin_accepts() {
+    let doge = Hash256(common::miner::sha256d(b"dogecoin block"));
+    let other = Hash256(common::miner::sha256d(b"another aux chain"));
+    let one = BigUint::from(1u8);
+    let doge_target = (&one << 254usize) - 1u8; // a quarter of all hashes
+    // The parent pool's share target at difficulty 2^-8: 0xffff·2^224 · 2^8.
+    let share_target = BigUint::from(0xffffu32) << 232usize;
+    let aux = vec![
+        AuxWork { chain_id: 98, aux_block_hash: doge, target: target_from(&doge_target) },
+        AuxWork { chain_id: 1, aux_block_hash: other, target: target_from(&one) }, // never met
+    ];
+    let commitment = Commitment::build(&[(98, doge), (1, other)]).unwrap();
+    let job = job_with(&commitment.script);
+    let validator = Validator::new(Algorithm::Scrypt, ValidatorConfig::default());
+    validator.notify_with_aux(notify(&job), &aux).unwrap();
+    let mut session = validator.new_session();
+    session.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+    validator.set_difficulty(&mut session, (-8f64).exp2()).unwrap();
+
+    // A share under the pool's share target that also meets Dogecoin's: accepted, and a
+    // Dogecoin block.
+    let (en2, nonce) = mine(&job, 0, &BigUint::ZERO, &share_target);
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+    assert_eq!(verdict.aux_blocks.len(), 1, "Dogecoin only");
+    let found = &verdict.aux_blocks[0];
+    assert_eq!((found.chain_id, found.aux_block_hash), (98, doge));
+    let auxpow = AuxPow::from_bytes(&found.auxpow).unwrap();
+    assert_eq!(auxpow.parent_header, job.header(EN1, &en2, job.ntime, nonce, job.version));
+    assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
+    assert!(auxpow.parent_pow_meets(Algorithm::Scrypt, 0x2100_4000), "under 2^254");
+
+    // Sent again: a duplicate, and no aux block reported twice.
+    let again = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(again.outcome, Outcome::Rejected(Reason::Duplicate));
+    assert!(again.aux_blocks.is_empty());
+
+    // Too weak for the pool, strong enough for Dogecoin: low difficulty, and still the
+    // Dogecoin block (an aux block is never refused for the share's difficulty).
+    let (en2, nonce) = mine(&job, 1000, &share_target, &doge_target);
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Rejected(Reason::LowDifficulty));
+    assert_eq!(verdict.aux_blocks.len(), 1);
+    let auxpow = AuxPow::from_bytes(&verdict.aux_blocks[0].auxpow).unwrap();
+    assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
+
+    // Neither: nothing.
+    let (en2, nonce) = mine(&job, 2000, &doge_target, &((&one << 256usize) - 1u8));
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Rejected(Reason::LowDifficulty));
+    assert!(verdict.aux_blocks.is_empty());
+}
+
+#[test]
+fn a_job_whose_coinbase_lacks_the_commitment_is_refused_with_its_aux_work() {
+    let doge = Hash256([7; 32]);
+    let aux =
+        [AuxWork { chain_id: 98, aux_block_hash: doge, target: target_from(&BigUint::from(1u8)) }];
+    let commitment = Commitment::build(&[(98, Hash256([8; 32]))]).unwrap(); // another block's
+    let job = job_with(&commitment.script);
+    let validator = Validator::new(Algorithm::Scrypt, ValidatorConfig::default());
+    let e = validator.notify_with_aux(notify(&job), &aux).unwrap_err();
+    assert!(e.to_string().contains("commitment"), "{e}");
+    // Without aux work the same job registers.
+    validator.notify(notify(&job)).unwrap();
+}

@@ -17,7 +17,7 @@ use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from
 use crate::stratum::{
     ConfigureResult, Message, Notify, SetExtranonce, Submit, SubscribeResult, parse_line,
 };
-use crate::validate::{Outcome, Session, Validator, Verdict};
+use crate::validate::{AuxWork, Outcome, Session, Validator, Verdict};
 
 /// One `mining.submit` and its verdict.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -40,10 +40,32 @@ pub struct SubmitRecord {
     pub hash: Option<String>,
     /// Share difficulty, whenever the header was hashed.
     pub share_difficulty: Option<f64>,
+    /// Aux chain blocks the share found (merged mining; the field is left out when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aux_blocks: Vec<AuxBlockRecord>,
     /// The full verdict (not serialized).
     #[serde(skip)]
     pub verdict: Verdict,
 }
+
+/// An aux block in a replay line: what `submitauxblock` takes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuxBlockRecord {
+    /// The aux chain's id.
+    pub chain_id: i32,
+    /// The aux block's hash, display order (as `createauxblock` gives it).
+    pub aux_block_hash: String,
+    /// The AuxPoW, hex.
+    pub auxpow_hex: String,
+}
+
+/// The annotation line that gives a job's aux work (merged mining): aux work never crosses
+/// the miner connection, so a transcript carries it on a line of its own, before the job's
+/// `mining.notify`: `{"id": null, "method": "sharecheck.aux_work", "params": [JOB_ID,
+/// [[CHAIN_ID, AUX_BLOCK_HASH, BITS], ...]]}` (hash in display order, bits as 8 hex digits).
+pub const AUX_WORK_METHOD: &str = "sharecheck.aux_work";
+/// Jobs whose aux work waits for their notify, at most (the oldest is dropped).
+const PENDING_AUX_WORK: usize = 16;
 
 /// A line that could not be understood.
 #[derive(Clone, Debug, PartialEq)]
@@ -221,6 +243,8 @@ pub struct Replayer<'v> {
     queue: Vec<QueuedSubmit>,
     /// Bytes of the lines of the queued submits.
     queued_bytes: usize,
+    /// Aux work given for jobs not notified yet.
+    pending_aux: Vec<(String, Vec<AuxWork>)>,
     report: ReplayReport,
 }
 
@@ -233,6 +257,7 @@ impl<'v> Replayer<'v> {
             unanswered: UnansweredRequests::default(),
             queue: Vec::new(),
             queued_bytes: 0,
+            pending_aux: Vec::new(),
             report: ReplayReport::default(),
         }
     }
@@ -349,6 +374,15 @@ impl<'v> Replayer<'v> {
                 code: verdict.reason().map(|r| r.code()),
                 hash: verdict.pow_hash.map(|h| h.to_display_hex()),
                 share_difficulty: verdict.share_difficulty,
+                aux_blocks: verdict
+                    .aux_blocks
+                    .iter()
+                    .map(|a| AuxBlockRecord {
+                        chain_id: a.chain_id,
+                        aux_block_hash: a.aux_block_hash.to_display_hex(),
+                        auxpow_hex: hex::encode(&a.auxpow),
+                    })
+                    .collect(),
                 verdict,
             });
         }
@@ -358,9 +392,26 @@ impl<'v> Replayer<'v> {
         match message {
             Message::Call { id, method, params } => match method.as_str() {
                 "mining.notify" => {
-                    if let Err(e) = self.validator.notify(Notify::from_params(&params)?) {
+                    let notify = Notify::from_params(&params)?;
+                    let aux = match self.pending_aux.iter().position(|(j, _)| *j == notify.job_id) {
+                        Some(at) => self.pending_aux.remove(at).1,
+                        None => Vec::new(),
+                    };
+                    let registered = match aux.is_empty() {
+                        true => self.validator.notify(notify),
+                        false => self.validator.notify_with_aux(notify, &aux),
+                    };
+                    if let Err(e) = registered {
                         self.report.refused_jobs.push(LineProblem { line, error: e });
                     }
+                }
+                AUX_WORK_METHOD => {
+                    let (job_id, aux) = aux_work_from_params(&params)?;
+                    self.pending_aux.retain(|(j, _)| *j != job_id);
+                    if self.pending_aux.len() >= PENDING_AUX_WORK {
+                        self.pending_aux.remove(0);
+                    }
+                    self.pending_aux.push((job_id, aux));
                 }
                 "mining.set_difficulty" => {
                     let d = set_difficulty_from_params(&params)?;
@@ -435,4 +486,34 @@ pub fn replay_lines<'a>(
         r.feed(i + 1, line);
     }
     r.finish()
+}
+
+/// The params of an aux work annotation ([`AUX_WORK_METHOD`]).
+fn aux_work_from_params(params: &Value) -> Result<(String, Vec<AuxWork>), Error> {
+    let malformed = |reason: &str| Error::Malformed { what: "aux work", reason: reason.into() };
+    let job_id = params.get(0).and_then(Value::as_str).ok_or_else(|| malformed("no job id"))?;
+    let chains = params.get(1).and_then(Value::as_array).ok_or_else(|| malformed("no chains"))?;
+    if chains.len() > crate::validate::aux_work::MAX_AUX_CHAINS {
+        return Err(malformed("too many chains"));
+    }
+    let aux = chains
+        .iter()
+        .map(|c| {
+            let chain_id = c.get(0).and_then(Value::as_i64).and_then(|i| i32::try_from(i).ok());
+            let chain_id =
+                chain_id.ok_or_else(|| malformed("a chain id is not a 32-bit number"))?;
+            let hash = c.get(1).and_then(Value::as_str).ok_or_else(|| malformed("no aux hash"))?;
+            let aux_block_hash = crate::chain::Hash256::from_display_hex(hash)?;
+            let bits = c.get(2).and_then(Value::as_str).ok_or_else(|| malformed("no bits"))?;
+            let bits = u32::from_str_radix(bits, 16)
+                .ok()
+                .filter(|_| bits.len() == 8)
+                .ok_or_else(|| malformed("bits are not 8 hex digits"))?;
+            let target = crate::chain::CompactTarget(bits)
+                .to_pow_target()
+                .ok_or_else(|| malformed("bits give no target"))?;
+            Ok(AuxWork { chain_id, aux_block_hash, target })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((job_id.to_string(), aux))
 }

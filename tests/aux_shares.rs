@@ -130,3 +130,42 @@ fn a_job_whose_coinbase_lacks_the_commitment_is_refused_with_its_aux_work() {
     // Without aux work the same job registers.
     validator.notify(notify(&job)).unwrap();
 }
+
+#[test]
+fn replay_reads_aux_work_from_its_annotation_line_and_reports_the_aux_block() {
+    let doge = Hash256(common::miner::sha256d(b"dogecoin block"));
+    let commitment = Commitment::build(&[(98, doge)]).unwrap();
+    let job = job_with(&commitment.script);
+    let share_target = BigUint::from(0xffffu32) << 232usize; // difficulty 2^-8
+    let doge_target = BigUint::from(1u8) << 254usize; // bits 20400000
+    let (en2, nonce) = mine(&job, 0, &BigUint::ZERO, &share_target.clone().min(doge_target));
+    let mut doge_display = doge.0;
+    doge_display.reverse();
+    let doge_display = hex::encode(doge_display);
+    let transcript = [
+        r#"{"id":1,"method":"mining.subscribe","params":["cpuminer"]}"#.to_string(),
+        format!(r#"{{"id":1,"result":[[["mining.notify","x"]],"{EN1}",4],"error":null}}"#),
+        r#"{"id":null,"method":"mining.set_difficulty","params":[0.00390625]}"#.to_string(),
+        format!(
+            r#"{{"id":null,"method":"sharecheck.aux_work","params":["aux1",[[98,"{doge_display}","20400000"]]]}}"#
+        ),
+        job.notify(true),
+        serde_json::json!({"id": 2, "method": "mining.submit", "params": job.submit_params(&en2, nonce)})
+            .to_string(),
+    ]
+    .join("\n");
+    let (out, _) = common::run_sharecheck_within(
+        &["replay", "--algo", "scrypt", "-"],
+        transcript.into_bytes(),
+        std::time::Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(line["result"], "accepted", "{stdout}");
+    let found = &line["aux_blocks"][0];
+    assert_eq!(found["chain_id"], 98);
+    assert_eq!(found["aux_block_hash"], doge_display.as_str());
+    let auxpow =
+        AuxPow::from_bytes(&hex::decode(found["auxpow_hex"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
+}

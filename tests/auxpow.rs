@@ -199,21 +199,15 @@ fn parent_coinbase(commitment: &[u8], extranonce: u64) -> Vec<u8> {
 /// independent scrypt) until its PoW hash is at most 2^255: its header and the coinbase's
 /// branch.
 fn mine_parent(coinbase: &[u8]) -> ([u8; 80], Vec<[u8; 32]>) {
-    use common::miner::{scrypt_pow, sha256d};
-    let mut level = vec![sha256d(coinbase)];
-    level.extend((1u8..=3).map(|i| sha256d(&[i; 7])));
-    let mut branch = Vec::new();
-    while level.len() > 1 {
-        branch.push(level[1]);
-        if level.len() % 2 == 1 {
-            level.push(*level.last().unwrap());
-        }
-        level = level.chunks(2).map(|p| sha256d(&[p[0], p[1]].concat())).collect();
-    }
+    use common::miner::{branch_of_first, merkle_root, scrypt_pow, sha256d};
+    let mut leaves = vec![sha256d(coinbase)];
+    leaves.extend((1u8..=3).map(|i| sha256d(&[i; 7])));
+    let branch = branch_of_first(leaves);
+    let branch_hex: Vec<String> = branch.iter().map(hex::encode).collect();
     let mut header = [0u8; 80];
     header[..4].copy_from_slice(&0x2000_0000u32.to_le_bytes());
     header[4..36].copy_from_slice(&[0x11; 32]);
-    header[36..68].copy_from_slice(&level[0]);
+    header[36..68].copy_from_slice(&merkle_root(coinbase, &branch_hex));
     header[68..72].copy_from_slice(&1_648_489_088u32.to_le_bytes());
     header[72..76].copy_from_slice(&0x1e0f_fff0u32.to_le_bytes());
     let nonce = (0u32..)

@@ -177,12 +177,7 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
     let settings = Settings::merge(file, args);
     let metrics_addr = settings.metrics.clone();
     let (config, listen) = settings.into_config()?;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    let runtime = server_runtime()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
@@ -201,6 +196,17 @@ pub fn run(args: &ProxyArgs) -> Result<i32, Failure> {
             .map_err(|e| Failure::usage(format!("proxy stopped: {e}")))?;
         Ok(0)
     })
+}
+
+/// Logs on stderr (quiet by default: `RUST_LOG` says more) and the runtime, for the
+/// commands that run a server (`proxy`, `serve`).
+pub fn server_runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    tokio::runtime::Runtime::new()
+        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))
 }
 
 /// SIGINT or SIGTERM.

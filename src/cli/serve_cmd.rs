@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::Failure;
-use super::proxy_cmd::shutdown_signal;
+use super::proxy_cmd::{server_runtime, shutdown_signal};
 use sharecheck::Algorithm;
 use sharecheck::server::DownstreamDifficulty;
 use sharecheck::server::estimate::parse_rate;
@@ -129,12 +129,7 @@ pub fn run(args: &ServeArgs) -> Result<i32, Failure> {
             Failure::usage(format!("cannot write the report to {}: {e}", path.display()))
         })?;
     }
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-    let runtime = tokio::runtime::Runtime::new()
-        .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+    let runtime = server_runtime()?;
     let report = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await

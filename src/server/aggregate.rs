@@ -203,6 +203,17 @@ pub(crate) struct Hub {
     checker: Checker,
 }
 
+/// The one validator every miner of a hub checks against: room for the farm's shares from
+/// the start (the per-connection defaults of `ProxyConfig` are for passthrough).
+pub(super) fn shared_validator(config: &ProxyConfig) -> Arc<Validator> {
+    let validator_config = ValidatorConfig {
+        reserve_shares_per_job: ValidatorConfig::default().reserve_shares_per_job,
+        retired_jobs_kept: ValidatorConfig::default().retired_jobs_kept,
+        ..config.validator.clone()
+    };
+    Arc::new(Validator::new(config.algorithm, validator_config))
+}
+
 /// The hub's ends of the channels every miner task holds.
 pub(super) struct HubEnds {
     pub(super) requests: mpsc::Receiver<HubRequest>,
@@ -827,16 +838,10 @@ async fn handshake(
             ));
         }
     };
-    let validator_config = ValidatorConfig {
-        // One validator for every miner: room for the farm's shares from the start.
-        reserve_shares_per_job: ValidatorConfig::default().reserve_shares_per_job,
-        retired_jobs_kept: ValidatorConfig::default().retired_jobs_kept,
-        ..config.validator.clone()
-    };
     let view = PoolView {
         generation: 0,
         rank,
-        validator: Arc::new(Validator::new(config.algorithm, validator_config)),
+        validator: shared_validator(config),
         extranonce1: subscribed.extranonce1,
         extranonce2_size: subscribed.extranonce2_size,
         index_bytes,

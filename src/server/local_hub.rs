@@ -14,12 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::ProxyConfig;
-use super::aggregate::{Answer, Hub, HubEnds, HubEvent, HubRequest, PoolView};
+use super::aggregate::{Answer, Hub, HubEnds, HubEvent, HubRequest, PoolView, shared_validator};
 use super::local_jobs::LocalJobs;
 use super::stats::Stats;
 use crate::chain::{Algorithm, CompactTarget};
 use crate::hash::sha256d;
-use crate::validate::{Validator, ValidatorConfig};
 
 /// The extranonce1 the bench plays the pool with (each miner's adds 2 index bytes).
 pub const POOL_EXTRANONCE1_LEN: usize = 4;
@@ -47,16 +46,10 @@ pub(crate) fn start_local_hub(
     work: LocalWork,
 ) -> std::io::Result<(Hub, tokio::task::JoinHandle<()>)> {
     let (hub, ends) = Hub::new(config.algorithm, stats)?;
-    let validator_config = ValidatorConfig {
-        // One validator for every miner, as in aggregated mode.
-        reserve_shares_per_job: ValidatorConfig::default().reserve_shares_per_job,
-        retired_jobs_kept: ValidatorConfig::default().retired_jobs_kept,
-        ..config.validator.clone()
-    };
     let view = PoolView {
         generation: 1,
         rank: 0,
-        validator: Arc::new(Validator::new(config.algorithm, validator_config)),
+        validator: shared_validator(&config),
         extranonce1: session_extranonce1(),
         extranonce2_size: POOL_EXTRANONCE2_SIZE,
         index_bytes: 2,

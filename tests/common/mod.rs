@@ -102,6 +102,11 @@ pub mod miner {
             b.reverse();
             level.push(b);
         }
+        branch_of_first(level)
+    }
+
+    /// The branch of the first of `level`'s leaves (internal order).
+    pub fn branch_of_first(mut level: Vec<[u8; 32]>) -> Vec<[u8; 32]> {
         let mut branch = Vec::new();
         while level.len() > 1 {
             branch.push(level[1]);

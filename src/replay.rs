@@ -17,7 +17,7 @@ use crate::stratum::messages::{set_difficulty_from_params, set_version_mask_from
 use crate::stratum::{
     ConfigureResult, Message, Notify, SetExtranonce, Submit, SubscribeResult, parse_line,
 };
-use crate::validate::{AuxWork, Outcome, Session, Validator, Verdict};
+use crate::validate::{AuxWork, JobLookup, Outcome, Session, Validator, Verdict};
 
 /// One `mining.submit` and its verdict.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -64,7 +64,7 @@ pub struct AuxBlockRecord {
 /// `mining.notify`: `{"id": null, "method": "sharecheck.aux_work", "params": [JOB_ID,
 /// [[CHAIN_ID, AUX_BLOCK_HASH, BITS], ...]]}` (hash in display order, bits as 8 hex digits).
 pub const AUX_WORK_METHOD: &str = "sharecheck.aux_work";
-/// Jobs whose aux work waits for their notify, at most (the oldest is dropped).
+/// Jobs whose aux work is kept, at most (the oldest is dropped).
 const PENDING_AUX_WORK: usize = 16;
 
 /// A line that could not be understood.
@@ -243,7 +243,7 @@ pub struct Replayer<'v> {
     queue: Vec<QueuedSubmit>,
     /// Bytes of the lines of the queued submits.
     queued_bytes: usize,
-    /// Aux work given for jobs not notified yet.
+    /// Aux work given for the most recent jobs, by job id.
     pending_aux: Vec<(String, Vec<AuxWork>)>,
     report: ReplayReport,
 }
@@ -393,10 +393,13 @@ impl<'v> Replayer<'v> {
             Message::Call { id, method, params } => match method.as_str() {
                 "mining.notify" => {
                     let notify = Notify::from_params(&params)?;
-                    let aux = match self.pending_aux.iter().position(|(j, _)| *j == notify.job_id) {
-                        Some(at) => self.pending_aux.remove(at).1,
-                        None => Vec::new(),
-                    };
+                    // Kept for the job's later notifies too (a pool re-sends its jobs).
+                    let aux = self
+                        .pending_aux
+                        .iter()
+                        .find(|(j, _)| *j == notify.job_id)
+                        .map(|(_, aux)| aux.clone())
+                        .unwrap_or_default();
                     let registered = match aux.is_empty() {
                         true => self.validator.notify(notify),
                         false => self.validator.notify_with_aux(notify, &aux),
@@ -407,6 +410,12 @@ impl<'v> Replayer<'v> {
                 }
                 AUX_WORK_METHOD => {
                     let (job_id, aux) = aux_work_from_params(&params)?;
+                    if !matches!(self.validator.jobs().lookup(&job_id), JobLookup::NotFound) {
+                        return Err(Error::Malformed {
+                            what: "aux work",
+                            reason: "it comes after its job's notify: it must come before".into(),
+                        });
+                    }
                     self.pending_aux.retain(|(j, _)| *j != job_id);
                     if self.pending_aux.len() >= PENDING_AUX_WORK {
                         self.pending_aux.remove(0);
@@ -507,12 +516,35 @@ fn aux_work_from_params(params: &Value) -> Result<(String, Vec<AuxWork>), Error>
             let bits = c.get(2).and_then(Value::as_str).ok_or_else(|| malformed("no bits"))?;
             let bits = u32::from_str_radix(bits, 16)
                 .ok()
-                .filter(|_| bits.len() == 8)
+                .filter(|_| bits.len() == 8 && bits.bytes().all(|b| b.is_ascii_hexdigit()))
                 .ok_or_else(|| malformed("bits are not 8 hex digits"))?;
             let target = crate::chain::CompactTarget(bits)
                 .to_pow_target()
                 .ok_or_else(|| malformed("bits give no target"))?;
-            Ok(AuxWork { chain_id, aux_block_hash, target })
+            // The chain's place in the pool's commitment, if given: slot, then branch.
+            let chain_merkle = match (c.get(3), c.get(4)) {
+                (None, None) => None,
+                (Some(index), Some(Value::Array(branch)))
+                    if branch.len() <= crate::chain::auxpow::MAX_CHAIN_BRANCH =>
+                {
+                    let index = index
+                        .as_u64()
+                        .and_then(|i| u32::try_from(i).ok())
+                        .ok_or_else(|| malformed("a slot is not a 32-bit number"))?;
+                    let branch = branch
+                        .iter()
+                        .map(|h| {
+                            let h = h
+                                .as_str()
+                                .ok_or_else(|| malformed("a branch entry is not a string"))?;
+                            Ok(crate::chain::Hash256::from_display_hex(h)?.0)
+                        })
+                        .collect::<Result<Vec<_>, Error>>()?;
+                    Some((index, branch))
+                }
+                _ => return Err(malformed("a slot needs its branch (at most 30 entries)")),
+            };
+            Ok(AuxWork { chain_id, aux_block_hash, target, chain_merkle })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok((job_id.to_string(), aux))

@@ -72,8 +72,18 @@ fn a_share_meeting_an_aux_target_carries_the_auxpow_dogecoin_accepts() {
     // The parent pool's share target at difficulty 2^-8: 0xffff·2^224 · 2^8.
     let share_target = BigUint::from(0xffffu32) << 232usize;
     let aux = vec![
-        AuxWork { chain_id: 98, aux_block_hash: doge, target: target_from(&doge_target) },
-        AuxWork { chain_id: 1, aux_block_hash: other, target: target_from(&one) }, // never met
+        AuxWork {
+            chain_id: 98,
+            aux_block_hash: doge,
+            target: target_from(&doge_target),
+            chain_merkle: None,
+        },
+        AuxWork {
+            chain_id: 1,
+            aux_block_hash: other,
+            target: target_from(&one),
+            chain_merkle: None,
+        }, // never met
     ];
     let commitment = Commitment::build(&[(98, doge), (1, other)]).unwrap();
     let job = job_with(&commitment.script);
@@ -120,15 +130,26 @@ fn a_share_meeting_an_aux_target_carries_the_auxpow_dogecoin_accepts() {
 #[test]
 fn a_job_whose_coinbase_lacks_the_commitment_is_refused_with_its_aux_work() {
     let doge = Hash256([7; 32]);
-    let aux =
-        [AuxWork { chain_id: 98, aux_block_hash: doge, target: target_from(&BigUint::from(1u8)) }];
+    let aux = [AuxWork {
+        chain_id: 98,
+        aux_block_hash: doge,
+        target: target_from(&BigUint::from(1u8)),
+        chain_merkle: None,
+    }];
     let commitment = Commitment::build(&[(98, Hash256([8; 32]))]).unwrap(); // another block's
     let job = job_with(&commitment.script);
     let validator = Validator::new(Algorithm::Scrypt, ValidatorConfig::default());
     let e = validator.notify_with_aux(notify(&job), &aux).unwrap_err();
     assert!(e.to_string().contains("commitment"), "{e}");
-    // Without aux work the same job registers.
-    validator.notify(notify(&job)).unwrap();
+    // The job itself is registered: its parent shares are checked as ever.
+    let mut session = validator.new_session();
+    session.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+    validator.set_difficulty(&mut session, (-8f64).exp2()).unwrap();
+    let share_target = BigUint::from(0xffffu32) << 232usize;
+    let (en2, nonce) = mine(&job, 0, &BigUint::ZERO, &share_target);
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Accepted);
+    assert!(verdict.aux_blocks.is_empty());
 }
 
 #[test]
@@ -167,5 +188,72 @@ fn replay_reads_aux_work_from_its_annotation_line_and_reports_the_aux_block() {
     assert_eq!(found["aux_block_hash"], doge_display.as_str());
     let auxpow =
         AuxPow::from_bytes(&hex::decode(found["auxpow_hex"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
+}
+
+#[test]
+fn a_pools_own_commitment_is_taken_with_the_slot_and_branch_it_gives() {
+    // The pool committed to three chains in its own tree; the proxy is told only of
+    // Dogecoin's, with its slot and branch (as the pool knows them), after the extranonces.
+    let doge = Hash256(common::miner::sha256d(b"dogecoin block"));
+    let chains = [(98, doge), (7, Hash256([7; 32])), (4, Hash256([4; 32]))];
+    let commitment = Commitment::build(&chains).unwrap();
+    let slot = commitment.chains[0].clone();
+    let mut job = job_with(&[]);
+    // coinb2 starts with the rest of the scriptSig: the commitment after the extranonces.
+    let coinb1 = hex::decode(&job.coinb1).unwrap();
+    let script_len_at = coinb1.len() - 5; // the length byte before the 4-byte height push
+    let mut coinb1 = coinb1;
+    coinb1[script_len_at] += commitment.script.len() as u8;
+    job.coinb1 = hex::encode(coinb1);
+    job.coinb2 = format!("{}{}", hex::encode(&commitment.script), job.coinb2);
+    let one = BigUint::from(1u8);
+    let aux = [AuxWork {
+        chain_id: 98,
+        aux_block_hash: doge,
+        target: target_from(&(&one << 255usize)),
+        chain_merkle: Some((slot.index, slot.branch.clone())),
+    }];
+    let validator = Validator::new(Algorithm::Scrypt, ValidatorConfig::default());
+    validator.notify_with_aux(notify(&job), &aux).unwrap();
+    let mut session = validator.new_session();
+    session.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+    validator.set_difficulty(&mut session, (-8f64).exp2()).unwrap();
+    let (en2, nonce) = mine(&job, 0, &BigUint::ZERO, &(&one << 255usize));
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.aux_blocks.len(), 1, "{verdict:?}");
+    let auxpow = AuxPow::from_bytes(&verdict.aux_blocks[0].auxpow).unwrap();
+    assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
+    assert_eq!(auxpow.chain_branch, slot.branch);
+}
+
+#[test]
+fn a_share_can_be_a_litecoin_block_and_a_dogecoin_block_at_once() {
+    let doge = Hash256(common::miner::sha256d(b"dogecoin block"));
+    let commitment = Commitment::build(&[(98, doge)]).unwrap();
+    let mut job = job_with(&commitment.script);
+    job.nbits = 0x2100_8000; // the network target 2^255: half of all hashes are blocks
+    let one = BigUint::from(1u8);
+    let aux = [AuxWork {
+        chain_id: 98,
+        aux_block_hash: doge,
+        target: target_from(&(&one << 254usize)),
+        chain_merkle: None,
+    }];
+    let validator = Validator::new(Algorithm::Scrypt, ValidatorConfig::default());
+    validator.notify_with_aux(notify(&job), &aux).unwrap();
+    let mut session = validator.new_session();
+    session.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+    validator.set_difficulty(&mut session, 1.0).unwrap(); // share target 0xffff·2^224
+    // Under 2^254: a block of both chains, though far from the pool's share target.
+    let (en2, nonce) = mine(&job, 0, &BigUint::ZERO, &(&one << 254usize));
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Block);
+    let block = verdict.block.as_ref().unwrap();
+    assert_eq!(block.header, job.header(EN1, &en2, job.ntime, nonce, job.version));
+    assert_eq!(verdict.aux_blocks.len(), 1);
+    let auxpow = AuxPow::from_bytes(&verdict.aux_blocks[0].auxpow).unwrap();
+    assert_eq!(auxpow.parent_header, block.header);
+    assert_eq!(auxpow.coinbase_tx, block.coinbase);
     assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
 }

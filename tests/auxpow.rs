@@ -157,6 +157,13 @@ fn expected_index_matches_the_chain_data() {
 }
 
 #[test]
+fn a_negative_version_has_a_negative_chain_id_as_dogecoin_shifts_it() {
+    use sharecheck::chain::auxpow::chain_id_of;
+    assert_eq!(chain_id_of(0x0062_0102), 98);
+    assert_eq!(chain_id_of(0xffff_0001u32 as i32), -1, "an arithmetic shift, not a division");
+}
+
+#[test]
 fn malformed_auxpows_are_refused_with_a_reason_never_a_panic() {
     let v = &vectors("auxpow_standalone")[0];
     let bytes = hex::decode(s(v, &["inputs", "auxpow_hex"])).unwrap();
@@ -172,6 +179,11 @@ fn malformed_auxpows_are_refused_with_a_reason_never_a_panic() {
     let mut huge = bytes.clone();
     huge[at] = 0xff;
     assert!(AuxPow::from_bytes(&huge).unwrap_err().to_string().contains("too large"));
+    // A count in a longer encoding than it needs is refused, as Bitcoin refuses it: the
+    // coinbase branch's 3 written as fd 03 00.
+    assert_eq!(bytes[at], 3);
+    let longer = [&bytes[..at], &[0xfd, 0x03, 0x00], &bytes[at + 1..]].concat();
+    assert!(AuxPow::from_bytes(&longer).unwrap_err().to_string().contains("non-canonical"));
 }
 
 /// A parent coinbase (legacy serialization) whose scriptSig is a height push, `commitment`
@@ -277,13 +289,15 @@ mod properties {
     use proptest::prelude::*;
     use sharecheck::chain::auxpow::Commitment;
 
-    /// `getExpectedIndex` written out as the C++ does it, in u32.
+    /// `getExpectedIndex` computed apart: in u64 with every step reduced modulo 2^32 (the
+    /// C++ `uint32_t` arithmetic), the chain id taken modulo 2^32 as C converts an int.
     fn get_expected_index_cpp(n_nonce: u32, n_chain_id: i32, h: u32) -> u32 {
-        let mut rand: u32 = n_nonce;
-        rand = rand.wrapping_mul(1103515245).wrapping_add(12345);
-        rand = rand.wrapping_add(n_chain_id as u32);
-        rand = rand.wrapping_mul(1103515245).wrapping_add(12345);
-        rand % (1u32 << h)
+        const M: u64 = 1 << 32;
+        let mut rand = u64::from(n_nonce);
+        rand = (rand * 1103515245 + 12345) % M;
+        rand = (rand + (i64::from(n_chain_id).rem_euclid(M as i64) as u64)) % M;
+        rand = (rand * 1103515245 + 12345) % M;
+        (rand % (1u64 << h)) as u32
     }
 
     fn coinbase_strategy() -> impl Strategy<Value = Vec<u8>> {
@@ -340,7 +354,7 @@ mod properties {
 
         #[test]
         fn a_commitment_checks_for_every_chain_in_it(
-            ids in proptest::collection::btree_set(0i32..1000, 1..=8),
+            ids in proptest::collection::btree_set(-1000i32..1000, 1..=8),
             seed in any::<u8>(),
         ) {
             let chains: Vec<(i32, Hash256)> = ids
@@ -357,7 +371,7 @@ mod properties {
                 let auxpow = AuxPow::new(coinbase.clone(), Vec::new(), slot.branch.clone(), slot.index as i32, header).unwrap();
                 prop_assert_eq!(auxpow.check(&slot.aux_block_hash, slot.chain_id, true), Ok(()));
             }
-            let absent = (0..).find(|id| !ids.contains(id)).unwrap();
+            let absent = (1000..).find(|id| !ids.contains(id)).unwrap();
             let first = &commitment.chains[0];
             let auxpow = AuxPow::new(coinbase.clone(), Vec::new(), first.branch.clone(), first.index as i32, header).unwrap();
             // Another chain id may share the first's slot by chance; it is refused unless it does.

@@ -20,8 +20,8 @@ use crate::hash::sha256d;
 pub const MERGED_MINING_HEADER: [u8; 4] = [0xfa, 0xbe, b'm', b'm'];
 /// The block version bit that says an AuxPoW follows the header.
 pub const VERSION_AUXPOW: i32 = 0x100;
-/// The chain id is the version over this (`nVersion / VERSION_CHAIN_START`).
-pub const VERSION_CHAIN_START: i32 = 1 << 16;
+/// The chain id is the version's top 16 bits (`nVersion >> 16`, as Dogecoin computes it).
+pub const VERSION_CHAIN_SHIFT: u32 = 16;
 /// The longest chain merkle branch `CAuxPow::check` takes.
 pub const MAX_CHAIN_BRANCH: usize = 30;
 /// How far into the scriptSig the chain root may start without the merged-mining header.
@@ -29,9 +29,9 @@ const ROOT_WITHIN_WITHOUT_HEADER: usize = 20;
 
 /// Longest parent coinbase transaction parsed (a real one is a few hundred bytes).
 pub const MAX_COINBASE_TX: usize = 100_000;
-/// Most entries in either merkle branch parsed (a check fails past 30 anyway; a parent
-/// block of 2^64 transactions does not exist).
-pub const MAX_BRANCH_ENTRIES: usize = 64;
+/// Most entries in either merkle branch parsed (at most 128 KiB; a check refuses a chain
+/// branch past 30 with its reason).
+pub const MAX_BRANCH_ENTRIES: usize = 4096;
 
 /// Why bytes are not an AuxPoW.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +56,9 @@ pub enum ParseError {
         /// The bound.
         max: u64,
     },
+    /// A count written in more bytes than it needs (Bitcoin refuses it).
+    #[error("{0}: a count in a non-canonical (longer than needed) encoding")]
+    NonCanonical(&'static str),
     /// An aux block whose version does not have the AuxPoW flag.
     #[error("block version {0:#010x} has no AuxPoW flag (0x100)")]
     NoAuxPowFlag(u32),
@@ -188,15 +191,20 @@ impl<'a> Reader<'a> {
         Ok(i32::from_le_bytes(self.array(what)?))
     }
 
-    /// Bitcoin's CompactSize.
+    /// Bitcoin's CompactSize; a non-minimal encoding is refused, as `ReadCompactSize`
+    /// refuses it (so a parsed AuxPoW serializes back to its bytes).
     fn compact_size(&mut self, what: &'static str) -> Result<u64, ParseError> {
         let first = self.take(1, what)?[0];
-        Ok(match first {
-            0xfd => u64::from(u16::from_le_bytes(self.array(what)?)),
-            0xfe => u64::from(u32::from_le_bytes(self.array(what)?)),
-            0xff => u64::from_le_bytes(self.array(what)?),
-            n => u64::from(n),
-        })
+        let (n, least) = match first {
+            0xfd => (u64::from(u16::from_le_bytes(self.array(what)?)), 0xfd),
+            0xfe => (u64::from(u32::from_le_bytes(self.array(what)?)), 0x1_0000),
+            0xff => (u64::from_le_bytes(self.array(what)?), 0x1_0000_0000),
+            n => (u64::from(n), 0),
+        };
+        if n < least {
+            return Err(ParseError::NonCanonical(what));
+        }
+        Ok(n)
     }
 
     fn count(&mut self, what: &'static str, max: usize) -> Result<usize, ParseError> {
@@ -295,9 +303,10 @@ pub fn expected_index(nonce: u32, chain_id: i32, height: u32) -> u32 {
     rand % (1u32 << height.min(31))
 }
 
-/// The chain id of a block version (`nVersion / VERSION_CHAIN_START`, C integer division).
+/// The chain id of a block version: its top 16 bits, `nVersion >> 16` (an arithmetic
+/// shift: a negative version has a negative chain id).
 pub fn chain_id_of(version: i32) -> i32 {
-    version / VERSION_CHAIN_START
+    version >> VERSION_CHAIN_SHIFT
 }
 
 /// Finds `needle` in `haystack` from `from` on (`std::search`).
@@ -536,9 +545,9 @@ impl AuxBlock {
     }
 }
 
-/// The tallest tree a commitment builds: chain ids are 16 bits (a version's top half), and
-/// distinct ones are distinct modulo 2^16.
-const MAX_COMMITMENT_HEIGHT: u32 = 16;
+/// The tallest tree a commitment builds: the longest chain branch a check takes (chain ids
+/// are 16 bits, so 16 always suffices for real ones; the sparse tree makes taller ones cheap).
+const MAX_COMMITMENT_HEIGHT: u32 = MAX_CHAIN_BRANCH as u32;
 
 /// Why no commitment can be built for a set of chains.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -549,8 +558,8 @@ pub enum CommitmentError {
     /// The same chain id twice (one block per chain and parent share).
     #[error("chain id {0} given twice")]
     DuplicateChainId(i32),
-    /// No tree up to 2^16 slots puts every chain in its own slot.
-    #[error("no tree of up to 2^16 slots gives each of the {0} chains its own slot")]
+    /// No tree up to 2^30 slots puts every chain in its own slot.
+    #[error("no tree of up to 2^30 slots gives each of the {0} chains its own slot")]
     NoSlotLayout(usize),
 }
 

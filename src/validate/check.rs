@@ -77,13 +77,14 @@ impl Validator {
     }
 
     /// `mining.notify` for a job that carries aux chain work (merged mining): shares that
-    /// meet an aux target report the aux block in their verdict. Refused if the job's
-    /// coinbase does not carry the commitment `Commitment::build` makes for `aux`.
+    /// meet an aux target report the aux block in their verdict. If the job's coinbase
+    /// does not carry the aux work's commitment, the job is still registered (its parent
+    /// shares are checked as ever) without the aux work, and the error says why.
     pub fn notify_with_aux(&self, notify: Notify, aux: &[super::AuxWork]) -> Result<(), Error> {
         let clean = notify.clean_jobs;
-        let job = PreparedJob::with_aux(notify, aux, &self.config)?;
+        let (job, aux) = PreparedJob::with_aux(notify, aux, &self.config)?;
         self.jobs.add(job, clean, &self.config);
-        Ok(())
+        aux
     }
 
     /// `mining.set_difficulty` for one connection: in force now, and for jobs notified
@@ -134,12 +135,14 @@ impl Validator {
             Evaluated::Passed { entry, session_job, mut verdict } => {
                 let key = verdict.pow_hash.expect("a passed share was hashed").0; // invariant: see message
                 let allowance = &session_job.allowance;
-                let remembered = if verdict.outcome == Outcome::Block {
-                    // A block is never refused: it passes every limit.
-                    entry.duplicates.remember_block(&key, Some(allowance))
-                } else {
-                    entry.duplicates.remember_share(&key, allowance)
-                };
+                let remembered =
+                    if verdict.outcome == Outcome::Block || !verdict.aux_blocks.is_empty() {
+                        // A block (of the parent chain or an aux chain) is never refused: it passes
+                        // every limit, and the same work sent again is a duplicate.
+                        entry.duplicates.remember_block(&key, Some(allowance))
+                    } else {
+                        entry.duplicates.remember_share(&key, allowance)
+                    };
                 match remembered {
                     Remembered::New => verdict,
                     Remembered::Duplicate => {

@@ -74,17 +74,23 @@ impl PreparedJob {
         })
     }
 
-    /// [`PreparedJob::new`] with aux chain work: refused if the coinbase does not carry
-    /// the commitment for it.
+    /// [`PreparedJob::new`] with aux chain work. The job, and the aux work if its
+    /// commitment is in the coinbase (else why not).
     pub fn with_aux(
         notify: Notify,
         aux: &[super::aux_work::AuxWork],
         config: &ValidatorConfig,
-    ) -> Result<PreparedJob, Error> {
-        let slots = super::aux_work::prepare(&notify.job_id, &notify.coinb1, aux)?;
+    ) -> Result<(PreparedJob, Result<(), Error>), Error> {
+        let slots = super::aux_work::prepare(&notify.job_id, &notify.coinb1, &notify.coinb2, aux);
         let mut job = PreparedJob::new(notify, config)?;
-        job.aux = slots;
-        Ok(job)
+        let aux = match slots {
+            Ok(slots) => {
+                job.aux = slots;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        Ok((job, aux))
     }
 }
 

@@ -257,3 +257,53 @@ fn a_share_can_be_a_litecoin_block_and_a_dogecoin_block_at_once() {
     assert_eq!(auxpow.coinbase_tx, block.coinbase);
     assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
 }
+
+#[test]
+fn a_stale_or_bad_ntime_share_still_reports_its_aux_block() {
+    let doge = Hash256(common::miner::sha256d(b"dogecoin block"));
+    let commitment = Commitment::build(&[(98, doge)]).unwrap();
+    let job = job_with(&commitment.script);
+    let one = BigUint::from(1u8);
+    let doge_target = &one << 254usize;
+    let aux = [AuxWork {
+        chain_id: 98,
+        aux_block_hash: doge,
+        target: target_from(&doge_target),
+        chain_merkle: None,
+    }];
+    let validator = Validator::new(Algorithm::Scrypt, ValidatorConfig::default());
+    validator.notify_with_aux(notify(&job), &aux).unwrap();
+    let mut session = validator.new_session();
+    session.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+    validator.set_difficulty(&mut session, (-8f64).exp2()).unwrap();
+
+    // ntime before the job's: bad_ntime for the pool, still a Dogecoin block.
+    let mut early = job.clone();
+    early.ntime -= 1;
+    let (en2, nonce) = mine(&early, 0, &BigUint::ZERO, &doge_target);
+    let verdict = validator.check_params(&session, &early.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Rejected(Reason::BadNtime));
+    assert_eq!(verdict.aux_blocks.len(), 1);
+    let auxpow = AuxPow::from_bytes(&verdict.aux_blocks[0].auxpow).unwrap();
+    assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
+
+    // A new block on the parent chain makes the job stale; a share on it found meanwhile
+    // is still a Dogecoin block (the aux chain does not look at the parent's prevhash).
+    let mut next = job_with(&commitment.script);
+    next.id = "aux2".into();
+    next.prevhash_stratum = "00".repeat(32);
+    validator.notify_with_aux(notify(&next), &aux).unwrap();
+    let (en2, nonce) = mine(&job, 100, &BigUint::ZERO, &doge_target);
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Rejected(Reason::Stale));
+    assert_eq!(verdict.aux_blocks.len(), 1);
+    // Sent again: a duplicate, reporting nothing.
+    let again = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(again.outcome, Outcome::Rejected(Reason::Duplicate));
+    assert!(again.aux_blocks.is_empty());
+    // A stale share that is no aux block: stale, as ever, not even hashed.
+    let (en2, nonce) = mine(&job, 200, &doge_target, &((&one << 256usize) - 1u8));
+    let verdict = validator.check_params(&session, &job.submit_params(&en2, nonce));
+    assert_eq!(verdict.outcome, Outcome::Rejected(Reason::Stale));
+    assert!(verdict.aux_blocks.is_empty() && verdict.pow_hash.is_none());
+}

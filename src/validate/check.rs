@@ -4,6 +4,10 @@
 //! [`Validator::check`] is `evaluate` (steps 1–7: pure, any thread, any order) followed by
 //! `commit` (steps 8–9: the duplicate filter). Batches run `evaluate` in parallel and
 //! `commit` in input order, so they answer exactly what sequential checks answer.
+//!
+//! Merged mining (`aux_work.rs`): on a job with aux work, a stale share (its job still
+//! held) or one outside the ntime window is hashed anyway, for the aux blocks it may be;
+//! without one it is answered as ever, unhashed.
 
 use std::sync::Arc;
 
@@ -152,10 +156,10 @@ impl Validator {
                         verdict
                     }
                     Remembered::Full | Remembered::AllowanceSpent
-                        if verdict.outcome == Outcome::Rejected(Reason::LowDifficulty) =>
+                        if matches!(verdict.outcome, Outcome::Rejected(_)) =>
                     {
-                        // An aux block under the share target: still low difficulty for the
-                        // parent pool, and its aux block stands.
+                        // An aux block in a share the parent pool refuses (low difficulty,
+                        // stale, bad ntime): the refusal and the aux block both stand.
                         verdict
                     }
                     Remembered::Full | Remembered::AllowanceSpent => {
@@ -198,10 +202,18 @@ impl Validator {
         let Some(extranonce1) = session.extranonce1.as_deref() else {
             return reject(Reason::NotSubscribed);
         };
-        // 3. Job.
+        // 3. Job. A rejection a share could still carry an aux block past (stale, a bad
+        // ntime) is held back while the job has aux work: the share is hashed for it.
+        let mut held_back = None;
         let entry = match self.jobs.lookup(&submit.job_id) {
             JobLookup::Live(e) => e,
-            JobLookup::Stale => return reject(Reason::Stale),
+            JobLookup::Stale => match self.jobs.held(&submit.job_id) {
+                Some(e) if !e.job.aux.is_empty() => {
+                    held_back = Some(Reason::Stale);
+                    e
+                }
+                _ => return reject(Reason::Stale),
+            },
             JobLookup::NotFound => return reject(Reason::JobNotFound),
         };
         let job = &entry.job;
@@ -232,7 +244,10 @@ impl Validator {
         };
         // 5. ntime window.
         if ntime < job.ntime || ntime as u64 > job.ntime as u64 + self.config.ntime_window as u64 {
-            return reject(Reason::BadNtime);
+            if job.aux.is_empty() {
+                return reject(Reason::BadNtime);
+            }
+            held_back = held_back.or(Some(Reason::BadNtime));
         }
         // 6. Coinbase (the header follows once the merkle branch is folded).
         let mut extranonce2 = [0u8; MAX_EXTRANONCE2];
@@ -255,12 +270,15 @@ impl Validator {
             header,
             extranonce2,
             extranonce2_len: en2_len,
+            held_back,
         })
     }
 
     /// Step 7, given the PoW hash of the prepared header.
     pub(crate) fn judge(&self, session: &Session, share: ReadyShare, pow: &[u8; 32]) -> Evaluated {
-        let ReadyShare { entry, session_job, header, extranonce2, extranonce2_len, .. } = share;
+        let ReadyShare {
+            entry, session_job, header, extranonce2, extranonce2_len, held_back, ..
+        } = share;
         let job = &entry.job;
         let share_difficulty = self.algorithm.share_difficulty(pow);
         // The easier of the difficulty at notify and now; a block is never refused for
@@ -286,6 +304,15 @@ impl Validator {
             block: None,
             aux_blocks,
         };
+        if let Some(reason) = held_back {
+            // Rejected before hashing but for its aux blocks: without one, the rejection
+            // as ever; with one, rejected and remembered (sent again, a duplicate).
+            if verdict.aux_blocks.is_empty() {
+                return Evaluated::Final(Verdict::rejected(reason));
+            }
+            verdict.outcome = Outcome::Rejected(reason);
+            return Evaluated::Passed { entry, session_job, verdict };
+        }
         if !share_target.is_met_by(pow) && !is_block {
             verdict.outcome = Outcome::Rejected(Reason::LowDifficulty);
             if !verdict.aux_blocks.is_empty() {
@@ -316,6 +343,8 @@ pub(crate) struct ReadyShare {
     pub(crate) header: [u8; 80],
     extranonce2: [u8; MAX_EXTRANONCE2],
     extranonce2_len: usize,
+    /// A rejection held back for the share's aux blocks (its job carries aux work).
+    held_back: Option<Reason>,
 }
 
 impl ReadyShare {

@@ -269,6 +269,14 @@ impl JobRegistry {
         JobLookup::NotFound
     }
 
+    /// A job still held, stale or not (a stale job carrying aux work can still make aux
+    /// blocks: the aux chain does not look at the parent's previous hash).
+    pub(crate) fn held(&self, id: &str) -> Option<Arc<JobEntry>> {
+        let jobs = self.jobs.read().unwrap_or_else(|p| p.into_inner());
+        // Live (made stale by a clean job), or among the retired ones kept, newest first.
+        jobs.live.get(id).or_else(|| jobs.retired.iter().rev().find(|e| e.job.id == id)).cloned()
+    }
+
     /// Number of live jobs.
     pub fn live_count(&self) -> usize {
         self.jobs.read().unwrap_or_else(|p| p.into_inner()).live.len()

@@ -307,3 +307,62 @@ fn a_stale_or_bad_ntime_share_still_reports_its_aux_block() {
     assert_eq!(verdict.outcome, Outcome::Rejected(Reason::Stale));
     assert!(verdict.aux_blocks.is_empty() && verdict.pow_hash.is_none());
 }
+
+#[test]
+fn a_litecoin_session_with_an_aux_only_share_and_a_share_that_is_both_replays_end_to_end() {
+    // Litecoin target 2^254 (bits 20400000), Dogecoin's 2^255 (bits 21008000), the pool's
+    // share target 0xffff·2^239 (difficulty 2^-15): share A lies in (2^254, 2^255]: a
+    // Dogecoin block, not a Litecoin one; share B is under 2^254: both.
+    let doge = Hash256(common::miner::sha256d(b"dogecoin block"));
+    let commitment = Commitment::build(&[(98, doge)]).unwrap();
+    let mut job = job_with(&commitment.script);
+    job.nbits = 0x2040_0000;
+    let one = BigUint::from(1u8);
+    let share_target = BigUint::from(0xffffu32) << 239usize;
+    let (en2_a, nonce_a) = mine(&job, 0, &(&one << 254usize), &share_target);
+    let (en2_b, nonce_b) = mine(&job, 500, &BigUint::ZERO, &(&one << 254usize));
+    let mut doge_display = doge.0;
+    doge_display.reverse();
+    let doge_display = hex::encode(doge_display);
+    let submit = |id: u64, en2: &str, nonce: u32| {
+        serde_json::json!({"id": id, "method": "mining.submit", "params": job.submit_params(en2, nonce)})
+            .to_string()
+    };
+    let transcript = [
+        r#"{"id":1,"method":"mining.subscribe","params":["bmminer/2.0.0"]}"#.to_string(),
+        format!(r#"{{"id":1,"result":[[["mining.notify","x"]],"{EN1}",4],"error":null}}"#),
+        r#"{"id":null,"method":"mining.set_difficulty","params":[0.000030517578125]}"#.to_string(),
+        format!(
+            r#"{{"id":null,"method":"sharecheck.aux_work","params":["aux1",[[98,"{doge_display}","21008000"]]]}}"#
+        ),
+        job.notify(true),
+        submit(2, &en2_a, nonce_a),
+        r#"{"id":2,"result":true,"error":null}"#.to_string(),
+        submit(3, &en2_b, nonce_b),
+        r#"{"id":3,"result":true,"error":null}"#.to_string(),
+    ]
+    .join("\n");
+    let (out, _) = common::run_sharecheck_within(
+        &["replay", "--algo", "scrypt", "--compare", "-"],
+        transcript.into_bytes(),
+        std::time::Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l: &serde_json::Value| l.get("result").is_some())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["result"], "accepted", "A: not a Litecoin block");
+    assert_eq!(lines[1]["result"], "block", "B: a Litecoin block");
+    for line in &lines {
+        let found = &line["aux_blocks"][0];
+        assert_eq!(found["chain_id"], 98, "{line}");
+        let bytes = hex::decode(found["auxpow_hex"].as_str().unwrap()).unwrap();
+        let auxpow = AuxPow::from_bytes(&bytes).unwrap();
+        assert_eq!(auxpow.check(&doge, 98, true), Ok(()));
+        assert!(auxpow.parent_pow_meets(Algorithm::Scrypt, 0x2100_8000));
+    }
+    assert_eq!(out.status.code(), Some(0), "no disagreement with the recorded answers: {stdout}");
+}

@@ -514,9 +514,7 @@ fn aux_work_from_params(params: &Value) -> Result<(String, Vec<AuxWork>), Error>
             let hash = c.get(1).and_then(Value::as_str).ok_or_else(|| malformed("no aux hash"))?;
             let aux_block_hash = crate::chain::Hash256::from_display_hex(hash)?;
             let bits = c.get(2).and_then(Value::as_str).ok_or_else(|| malformed("no bits"))?;
-            let bits = u32::from_str_radix(bits, 16)
-                .ok()
-                .filter(|_| bits.len() == 8 && bits.bytes().all(|b| b.is_ascii_hexdigit()))
+            let bits = crate::stratum::wire::parse_word(bits)
                 .ok_or_else(|| malformed("bits are not 8 hex digits"))?;
             let target = crate::chain::CompactTarget(bits)
                 .to_pow_target()

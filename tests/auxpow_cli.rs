@@ -166,4 +166,23 @@ fn bad_input_exits_2_with_one_line() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
+    // A sign is not a hex digit, though Rust's integer parser takes it.
+    let v = &vectors("auxpow_standalone")[0];
+    let args = [
+        "auxpow",
+        "verify",
+        "--parent-algo",
+        "scrypt",
+        "--chain-id",
+        "98",
+        "--aux-hash",
+        s(v, &["inputs", "aux_block_hash"]),
+        "--bits",
+        "+1b06f8f",
+        "--auxpow",
+        s(v, &["inputs", "auxpow_hex"]),
+    ];
+    let out = sharecheck(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bits"));
 }

@@ -74,18 +74,7 @@ fn parse_coinbase(tx: &[u8]) -> Coinbase {
 }
 
 fn as_test_job(notify: &Notify) -> TestJob {
-    let p = notify.to_params();
-    let s = |i: usize| p[i].as_str().unwrap().to_string();
-    TestJob {
-        id: s(0),
-        prevhash_stratum: s(1),
-        coinb1: s(2),
-        coinb2: s(3),
-        branch: p[4].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_string()).collect(),
-        version: u32::from_str_radix(&s(5), 16).unwrap(),
-        nbits: u32::from_str_radix(&s(6), 16).unwrap(),
-        ntime: u32::from_str_radix(&s(7), 16).unwrap(),
-    }
+    TestJob::from_params(&notify.to_params())
 }
 
 #[test]

@@ -117,17 +117,7 @@ struct Tally {
 }
 
 fn job_from(params: &Value) -> TestJob {
-    let s = |i: usize| params[i].as_str().unwrap().to_string();
-    TestJob {
-        id: s(0),
-        prevhash_stratum: s(1),
-        coinb1: s(2),
-        coinb2: s(3),
-        branch: params[4].as_array().unwrap().iter().map(|b| b.as_str().unwrap().into()).collect(),
-        version: u32::from_str_radix(&s(5), 16).unwrap(),
-        nbits: u32::from_str_radix(&s(6), 16).unwrap(),
-        ntime: u32::from_str_radix(&s(7), 16).unwrap(),
-    }
+    TestJob::from_params(params)
 }
 
 /// Runs `machine` against the bench at `addr` until the bench closes the connection.

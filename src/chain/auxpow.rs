@@ -12,7 +12,7 @@
 //! Byte orders: hashes are kept as serialized (internal order). The chain root appears in
 //! the coinbase script reversed, in display order, as `CAuxPow::check` expects it.
 
-use super::merkle::hash_pair;
+use super::merkle::{fold_branch_indexed, hash_pair};
 use super::{Algorithm, CompactTarget, HEADER_SIZE, Hash256};
 use crate::hash::sha256d;
 
@@ -278,18 +278,14 @@ fn read_transaction(r: &mut Reader<'_>) -> Result<std::ops::Range<usize>, ParseE
 }
 
 /// `CAuxPow::CheckMerkleBranch`: the root a branch leads to from `hash` at `index`
-/// (`-1`: the zero hash). `index` shifts as a signed int, as in the C++.
+/// (`-1`: the zero hash). The C++ shifts a signed int; for the first 31 levels its low bit
+/// is the unsigned one's, and `check` never folds a longer branch (the chain branch is at
+/// most 30, the coinbase index 0), so the indexed fold is the same.
 pub fn check_merkle_branch(hash: &[u8; 32], branch: &[[u8; 32]], index: i32) -> [u8; 32] {
     if index == -1 {
         return [0; 32];
     }
-    let mut index = index;
-    let mut acc = *hash;
-    for b in branch {
-        acc = if index & 1 == 1 { hash_pair(b, &acc) } else { hash_pair(&acc, b) };
-        index >>= 1;
-    }
-    acc
+    fold_branch_indexed(hash, branch, index as u32)
 }
 
 /// `CAuxPow::getExpectedIndex`: the chain tree slot of chain `chain_id` for `nonce` in a

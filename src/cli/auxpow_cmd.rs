@@ -120,9 +120,7 @@ fn verify(args: &VerifyArgs) -> Result<i32, Failure> {
         (None, Some(hash), Some(bits), Some(auxpow)) => {
             let bytes = decode_hex("--auxpow", auxpow)?;
             let auxpow = AuxPow::from_bytes(&bytes).map_err(Failure::usage)?;
-            let bits = u32::from_str_radix(bits.trim(), 16)
-                .ok()
-                .filter(|_| bits.trim().len() == 8)
+            let bits = sharecheck::stratum::wire::parse_word(bits.trim())
                 .ok_or_else(|| Failure::usage("--bits must be 8 hex digits"))?;
             (auxpow, display_hash("--aux-hash", hash)?, bits)
         }

@@ -245,10 +245,9 @@ impl BlockTemplate {
             field("previousblockhash")?.as_str().ok_or("\"previousblockhash\" is not a string")?;
         let previous_block_hash = hash(previous, "previousblockhash")?;
         let bits = field("bits")?.as_str().ok_or("\"bits\" is not a string")?;
-        let nbits =
-            u32::from_str_radix(bits, 16).ok().filter(|_| bits.len() == 8).ok_or_else(|| {
-                format!("\"bits\" is not 8 hex digits: {}", crate::error::quote_input(bits))
-            })?;
+        let nbits = crate::stratum::wire::parse_word(bits).ok_or_else(|| {
+            format!("\"bits\" is not 8 hex digits: {}", crate::error::quote_input(bits))
+        })?;
         let transactions =
             field("transactions")?.as_array().ok_or("\"transactions\" is not an array")?;
         if transactions.len() > MAX_TEMPLATE_TRANSACTIONS {

@@ -195,6 +195,27 @@ pub mod miner {
             }
         }
 
+        /// The job of a `mining.notify`'s params.
+        pub fn from_params(params: &serde_json::Value) -> TestJob {
+            let s = |i: usize| params[i].as_str().unwrap().to_string();
+            let word = |i: usize| u32::from_str_radix(&s(i), 16).unwrap();
+            TestJob {
+                id: s(0),
+                prevhash_stratum: s(1),
+                coinb1: s(2),
+                coinb2: s(3),
+                branch: params[4]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| b.as_str().unwrap().to_string())
+                    .collect(),
+                version: word(5),
+                nbits: word(6),
+                ntime: word(7),
+            }
+        }
+
         pub fn notify(&self, clean: bool) -> String {
             serde_json::json!({"id": null, "method": "mining.notify", "params": [
                 self.id, self.prevhash_stratum, self.coinb1, self.coinb2, self.branch,

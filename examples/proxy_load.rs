@@ -171,7 +171,10 @@ impl Miner {
         let mut ticker = pace.map(tokio::time::interval);
         loop {
             let open = Instant::now() < until;
-            if open && ticker.is_none() {
+            // Refilled once the answers that came together are read (one write, not one
+            // per answer), as a miner's submit thread drains its queue.
+            let answers_pending = !self.lines.get_ref().buffer().is_empty();
+            if open && ticker.is_none() && !answers_pending {
                 let mut batch = String::new();
                 while sent.len() < in_flight {
                     id += 1;

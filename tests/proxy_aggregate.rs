@@ -567,3 +567,75 @@ async fn a_silent_pool_leaves_aggregated_miners_with_the_local_verdict() {
     })
     .await;
 }
+
+/// A miner that sends shares, other requests and a garbage line in one write: every
+/// request gets exactly one answer, the right one, the garbage one error, and the shares
+/// before and after it are each checked once (the repeat of a share sent in the same write
+/// is the duplicate, never its first sending).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_sent_together_are_each_answered_once() {
+    within(60, async {
+        let job = TestJob::new("j1");
+        let (pool, received) = start_pool(Algorithm::Sha256d, &job, Answers::AtOnce).await;
+        let proxy = RunningProxy::start(Algorithm::Sha256d, &[pool], aggregate).await;
+        let mut miner = TestMiner::connect(proxy.addr).await;
+        let (en1, _) = login(&mut miner, "rig1").await;
+        let zero = BigUint::from(0u8);
+        let easy = target_for_easier_difficulty(LOG2_EASY);
+        let max = (BigUint::from(1u8) << 256usize) - 1u8;
+        let a =
+            with_worker(mine_share(Algorithm::Sha256d, &job, &en1, "0001", &zero, &easy), "rig1");
+        let b =
+            with_worker(mine_share(Algorithm::Sha256d, &job, &en1, "0002", &zero, &easy), "rig1");
+        let low =
+            with_worker(mine_share(Algorithm::Sha256d, &job, &en1, "0003", &easy, &max), "rig1");
+        let submit = |id: u64, share: &Value| {
+            json!({"id": id, "method": "mining.submit", "params": share}).to_string()
+        };
+        let lines = [
+            submit(10, &a),
+            "\u{1}not json".to_string(),
+            submit(11, &b),
+            json!({"id": 12, "method": "client.get_version", "params": []}).to_string(),
+            submit(13, &a),
+            submit(14, &low),
+            json!({"id": 15, "method": "mining.no_such_method", "params": []}).to_string(),
+            submit(16, &json!(["rig1", "j1"])),
+        ];
+        miner.write.write_all(format!("{}\n", lines.join("\n")).as_bytes()).await.unwrap();
+
+        let mut answers = std::collections::HashMap::new();
+        let mut null_errors = 0;
+        while answers.len() < 7 {
+            let line = tokio::time::timeout(Duration::from_secs(10), miner.lines.next_line())
+                .await
+                .expect("answered in time")
+                .unwrap()
+                .expect("the proxy answers");
+            let m: Value = serde_json::from_str(&line).unwrap();
+            if m.get("method").is_some() {
+                continue;
+            }
+            if m["id"].is_null() {
+                null_errors += 1;
+                continue;
+            }
+            assert!(answers.insert(m["id"].as_u64().unwrap(), m.clone()).is_none(), "once: {m}");
+        }
+        assert_eq!(null_errors, 1, "the garbage line, answered once");
+        assert_eq!(answers[&10]["result"], true, "{}", answers[&10]);
+        assert_eq!(answers[&11]["result"], true, "{}", answers[&11]);
+        assert!(answers[&12]["result"].as_str().unwrap().starts_with("sharecheck/"));
+        assert_eq!(code(&answers[&13]), Some(22), "the repeat: {}", answers[&13]);
+        assert_eq!(code(&answers[&14]), Some(23), "{}", answers[&14]);
+        assert_eq!(code(&answers[&15]), Some(20), "{}", answers[&15]);
+        assert_eq!(code(&answers[&16]), Some(20), "malformed: {}", answers[&16]);
+        // Nothing more is owed: a later call is answered next.
+        let version = miner.call("client.get_version", json!([])).await;
+        assert!(version["result"].is_string(), "{version}");
+        let en2s: Vec<String> = received.lock().unwrap().iter().map(|s| s.1.clone()).collect();
+        assert_eq!(en2s.len(), 2, "the two good shares reached the pool, once each: {en2s:?}");
+        proxy.stop().await;
+    })
+    .await;
+}

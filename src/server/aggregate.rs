@@ -54,6 +54,11 @@ const SWITCH_GRACE: Duration = Duration::from_secs(2);
 const FLUSH_EVERY: usize = 256;
 /// Upstream request ids below this are the handshake's.
 const FIRST_REQUEST_ID: u64 = 100;
+/// Lines of one miner taken in one go, at most: those it sent together (already read),
+/// their shares checked in one round and their answers written together.
+const LINES_AT_ONCE: usize = 32;
+/// Answers already waiting that are written with a step's own, at most.
+const ANSWERS_AT_ONCE: usize = 256;
 
 /// What the hub tells every miner, in the order it happened.
 #[derive(Clone, Debug)]
@@ -887,13 +892,15 @@ pub(crate) async fn serve_miner(
     let lines = LineReader::new(read, MAX_MINER_LINE);
     let recorder = recording.map(|w| w.recorder(&peer));
     let (answers_tx, answers) = mpsc::channel(MAX_AWAITED + 16);
+    let mut link = MinerLink::new(write, proxy_addr, recorder);
+    link.cork(); // written once per step of `run`
     let mut m = AggregatedMiner {
         difficulty: MinerDifficulty::new(config.downstream_difficulty)
             .with_vardiff_start(config.vardiff_start),
         config,
         stats: stats.clone(),
         hub,
-        link: MinerLink::new(write, proxy_addr, recorder),
+        link,
         answers_tx,
         view: None,
         events: None,
@@ -963,13 +970,13 @@ impl AggregatedMiner {
         let end = loop {
             let reading = self.draining.is_none_or(|(_, since)| since.elapsed() < DRAIN_GRACE);
             let wake = tokio::time::Instant::from_std(self.next_deadline(connected, last_line));
-            let step = tokio::select! {
+            let mut step = tokio::select! {
                 line = lines.next(), if reading => match line {
                     Ok(None) => Err(End::MinerClosed),
                     Err(e) => Err(End::Io(e)),
                     Ok(Some(line)) => {
                         last_line = Instant::now();
-                        self.on_line(line).await
+                        self.on_lines(line, &mut lines).await
                     }
                 },
                 Some(answer) = answers.recv() => self.on_answer(answer).await,
@@ -990,6 +997,15 @@ impl AggregatedMiner {
                 }
                 _ = tokio::time::sleep_until(wake) => self.on_timer(connected, last_line).await,
             };
+            // Answers already here leave in the same write as the step's own.
+            for _ in 0..ANSWERS_AT_ONCE {
+                let Ok(()) = step else { break };
+                let Ok(answer) = answers.try_recv() else { break };
+                step = self.on_answer(answer).await;
+            }
+            if step.is_ok() {
+                step = self.link.flush().await;
+            }
             if let Err(end) = step {
                 break end;
             }
@@ -1071,27 +1087,51 @@ impl AggregatedMiner {
         self.awaited.values().any(|a| matches!(a.kind, Kind::Submit { .. }))
     }
 
-    async fn on_line(&mut self, line: Line) -> Result<(), End> {
-        let text = match line {
-            Line::Text(text) => {
-                self.link.record_received(&text);
-                text
+    /// `first` and the lines the miner sent with it (already read), in order; the shares
+    /// among them checked together.
+    async fn on_lines(
+        &mut self,
+        first: Line,
+        lines: &mut LineReader<tokio::net::tcp::OwnedReadHalf>,
+    ) -> Result<(), End> {
+        let mut submits: Vec<(Value, Value)> = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(line) = next.take() {
+            taken += 1;
+            let call = match line {
+                Line::Text(text) => {
+                    self.link.record_received(&text);
+                    parse_line(&text).map_err(|e| e.to_string())
+                }
+                Line::TooLong => Err(format!("line longer than {MAX_MINER_LINE} bytes")),
+                Line::NotUtf8 => Err("not UTF-8".to_string()),
+            };
+            match call {
+                Ok(Some(Message::Call { id, method, params })) if method == "mining.submit" => {
+                    submits.push((id, params));
+                }
+                // Anything else is answered after the shares before it.
+                Ok(Some(Message::Call { id, method, params })) => {
+                    self.on_submits(std::mem::take(&mut submits)).await?;
+                    self.on_call(id, &method, params).await?;
+                }
+                Ok(Some(Message::Response { .. })) | Ok(None) => {}
+                Err(why) => {
+                    self.on_submits(std::mem::take(&mut submits)).await?;
+                    self.link.bad_line(&why).await?;
+                }
             }
-            Line::TooLong => {
-                return self
-                    .link
-                    .bad_line(&format!("line longer than {MAX_MINER_LINE} bytes"))
-                    .await;
+            if taken < LINES_AT_ONCE {
+                next = lines.buffered();
             }
-            Line::NotUtf8 => return self.link.bad_line("not UTF-8").await,
-        };
-        let (id, method, params) = match parse_line(&text) {
-            Ok(Some(Message::Call { id, method, params })) => (id, method, params),
-            Ok(Some(Message::Response { .. })) | Ok(None) => return Ok(()),
-            Err(e) => return self.link.bad_line(&e.to_string()).await,
-        };
-        match method.as_str() {
-            "mining.submit" => self.on_submit(id, params).await,
+        }
+        self.on_submits(submits).await
+    }
+
+    /// A request other than `mining.submit`.
+    async fn on_call(&mut self, id: Value, method: &str, params: Value) -> Result<(), End> {
+        match method {
             "mining.subscribe" => self.on_subscribe(id, params).await,
             "mining.authorize" => self.on_authorize(id, params).await,
             "mining.configure" => self.on_configure(id, params).await,
@@ -1117,20 +1157,21 @@ impl AggregatedMiner {
             }
             _ if id.is_null() => Ok(()),
             _ => {
-                let message = format!("unknown method {}", crate::error::quote_input(&method));
+                let message = format!("unknown method {}", crate::error::quote_input(method));
                 self.link.reply(&id, error_reply(&id, 20, &message)).await
             }
         }
     }
 
     /// `mining.subscribe`, answered by the proxy: the miner's share of the pool's
-    /// extranonce space, then the difficulty and the newest job.
-    /// `mining.subscribe`, in any of its forms: `[]`, `[agent]`, `[agent, null]`, `[agent,
+    /// extranonce space, then the difficulty and the newest job. In any of its forms: `[]`, `[agent]`, `[agent, null]`, `[agent,
     /// session]`. The subscription id is the miner's extranonce1 in hex: a miner that
     /// reconnects and names it gets the same extranonce1 back if no one holds it (its
     /// work in progress stays valid), else a new one.
     async fn on_subscribe(&mut self, id: Value, params: Value) -> Result<(), End> {
         if self.view.is_none() {
+            // What this step answered so far does not wait for the pool.
+            self.link.flush().await?;
             let Some(view) = self.wait_for_pool().await else {
                 return self.link.reply(&id, error_reply(&id, 20, "no pool connection")).await;
             };
@@ -1298,48 +1339,85 @@ impl AggregatedMiner {
         self.link.reply(&id, json!({"id": id, "result": result, "error": null})).await
     }
 
-    async fn on_submit(&mut self, id: Value, params: Value) -> Result<(), End> {
+    /// Shares the miner sent together: checked in one go, then each answered (or
+    /// forwarded) in order.
+    async fn on_submits(&mut self, submits: Vec<(Value, Value)>) -> Result<(), End> {
+        if submits.is_empty() {
+            return Ok(());
+        }
         let current = self.hub.pool.borrow().as_ref().map(|v| v.generation);
-        let (verdict, difficulty) = match (&self.view, self.session.take()) {
+        let (verdicts, difficulty) = match (&self.view, self.session.take()) {
             (Some(view), Some(session)) => {
-                let mut verdict = match Submit::from_params(&params) {
-                    Err(_) => {
-                        self.session = Some(session);
-                        Verdict::rejected(Reason::Malformed)
+                let mut well_formed = Vec::with_capacity(submits.len());
+                let parsed: Vec<bool> = submits
+                    .iter()
+                    .map(|(_, params)| match Submit::from_params(params) {
+                        Ok(submit) => {
+                            well_formed.push(submit);
+                            true
+                        }
+                        Err(_) => false,
+                    })
+                    .collect();
+                let validator = view.validator.clone();
+                let Some((session, checked)) =
+                    self.hub.checker.check(validator, session, well_formed).await
+                else {
+                    tracing::error!("the share checking thread stopped");
+                    for (id, _) in &submits {
+                        self.link.reply(id, error_reply(id, 20, "share check failed")).await?;
                     }
-                    Ok(submit) => {
-                        let validator = view.validator.clone();
-                        let Some((session, verdict)) =
-                            self.hub.checker.check(validator, session, submit).await
-                        else {
-                            tracing::error!("the share checking thread stopped");
-                            let reply = error_reply(&id, 20, "share check failed");
-                            self.link.reply(&id, reply).await?;
-                            return Err(End::Io(std::io::Error::other("share checker stopped")));
-                        };
-                        self.session = Some(session);
-                        verdict
-                    }
+                    return Err(End::Io(std::io::Error::other("share checker stopped")));
                 };
-                if let Some(block) = &verdict.block {
-                    // Logged whatever happens next: the header and coinbase are the block.
-                    tracing::warn!(
-                        header = %hex::encode(block.header),
-                        coinbase = %hex::encode(&block.coinbase),
-                        "block candidate"
-                    );
-                }
-                if current != Some(view.generation) && verdict.is_valid() {
-                    // The pool these jobs came from is gone: never forwarded elsewhere.
-                    verdict = Verdict::rejected(Reason::Stale);
-                }
-                (verdict, self.session.as_ref().map_or(0.0, Session::difficulty))
+                self.session = Some(session);
+                let mut checked = checked.into_iter();
+                let verdicts: Vec<Verdict> = parsed
+                    .iter()
+                    .map(|&well_formed| match well_formed {
+                        true => {
+                            checked.next().unwrap_or_else(|| Verdict::rejected(Reason::Malformed))
+                        }
+                        false => Verdict::rejected(Reason::Malformed),
+                    })
+                    .map(|mut verdict| {
+                        if let Some(block) = &verdict.block {
+                            // Logged whatever happens next: the header and coinbase are the
+                            // block.
+                            tracing::warn!(
+                                header = %hex::encode(block.header),
+                                coinbase = %hex::encode(&block.coinbase),
+                                "block candidate"
+                            );
+                        }
+                        if current != Some(view.generation) && verdict.is_valid() {
+                            // The pool these jobs came from is gone: never forwarded
+                            // elsewhere.
+                            verdict = Verdict::rejected(Reason::Stale);
+                        }
+                        verdict
+                    })
+                    .collect();
+                (verdicts, self.session.as_ref().map_or(0.0, Session::difficulty))
             }
             (_, session) => {
                 self.session = session;
-                (Verdict::rejected(Reason::NotSubscribed), 0.0)
+                (vec![Verdict::rejected(Reason::NotSubscribed); submits.len()], 0.0)
             }
         };
+        for ((id, params), verdict) in submits.into_iter().zip(verdicts) {
+            self.on_verdict(id, params, verdict, difficulty).await?;
+        }
+        Ok(())
+    }
+
+    /// One share's verdict: counted, then answered here or sent on to the pool.
+    async fn on_verdict(
+        &mut self,
+        id: Value,
+        params: Value,
+        verdict: Verdict,
+        difficulty: f64,
+    ) -> Result<(), End> {
         let Some(worker) = self.worker.clone() else {
             // On the shared connection a share goes out only under a name the pool
             // accepted for this miner.

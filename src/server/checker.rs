@@ -1,8 +1,9 @@
 //! Share checks in batches under load (aggregated mode). For scrypt every miner task
-//! hands its share to one checking thread, which takes whatever has queued up since its
-//! last round and checks it with [`Validator::check_batch`] (hashed 8 lanes at a time, the
-//! round split over the cores in whole lane groups). A share that arrives alone is checked
-//! at once, alone: batching adds no wait when the proxy is idle.
+//! hands its shares (those the miner sent in one go) to one checking thread, which takes
+//! whatever has queued up since its last round and checks it with
+//! [`Validator::check_batch`] (hashed 8 lanes at a time, the round split over the cores in
+//! whole lane groups). A share that arrives alone is checked at once, alone: batching adds
+//! no wait when the proxy is idle.
 //!
 //! SHA-256d shares are checked on the miner's own task, one at a time, in parallel on the
 //! runtime's threads: a check takes a few microseconds, less than handing it to another
@@ -13,7 +14,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use tokio::sync::oneshot;
 
 use super::stats::Stats;
@@ -28,16 +28,14 @@ const QUEUED: usize = 4096;
 const MAX_BATCH: usize = 512;
 /// Under load, how long a round waits for the miners of the last one to come back.
 const GATHER_WAIT: Duration = Duration::from_micros(500);
-/// Shares hashed side by side by the widest scrypt kernel (AVX2, 8 lanes).
-const LANES: usize = 8;
 
-/// A share to check. The miner's session travels with it and comes back with the verdict:
-/// the miner task waits for the verdict before it reads its next line anyway.
+/// A miner's shares to check. The miner's session travels with them and comes back with
+/// the verdicts: the miner task waits for them before it reads its next lines anyway.
 pub(crate) struct CheckRequest {
     validator: Arc<Validator>,
     session: Session,
-    submit: Submit,
-    reply: oneshot::Sender<(Session, Verdict)>,
+    submits: Vec<Submit>,
+    reply: oneshot::Sender<(Session, Vec<Verdict>)>,
 }
 
 /// The handle miner tasks check through; a checking thread stops when the last handle
@@ -63,26 +61,33 @@ impl Checker {
         Ok(Checker::Batched(requests))
     }
 
-    /// Checks `submit` for `session` on `validator`. `None` only if the checking thread
-    /// died (a bug, never bad input): the session is lost with it.
+    /// Checks `submits`, in order, for `session` on `validator`: exactly what checking
+    /// each in turn gives. `None` only if the checking thread died (a bug, never bad
+    /// input): the session is lost with it.
     pub(crate) async fn check(
         &self,
         validator: Arc<Validator>,
         session: Session,
-        submit: Submit,
-    ) -> Option<(Session, Verdict)> {
-        let Checker::Batched(requests) = self else {
-            let verdict = validator.check(&session, &submit);
-            return Some((session, verdict));
+        submits: Vec<Submit>,
+    ) -> Option<(Session, Vec<Verdict>)> {
+        let one_by_one = |validator: &Validator, session: &Session, submits: &[Submit]| {
+            submits.iter().map(|submit| validator.check(session, submit)).collect()
         };
-        let (reply, verdict) = oneshot::channel();
-        let request = CheckRequest { validator, session, submit, reply };
+        let Checker::Batched(requests) = self else {
+            let verdicts = one_by_one(&validator, &session, &submits);
+            return Some((session, verdicts));
+        };
+        if submits.is_empty() {
+            return Some((session, Vec::new()));
+        }
+        let (reply, verdicts) = oneshot::channel();
+        let request = CheckRequest { validator, session, submits, reply };
         match requests.try_send(request) {
-            Ok(()) => verdict.await.ok(),
+            Ok(()) => verdicts.await.ok(),
             // A full queue, or no thread (never while a handle lives): checked here.
             Err(mpsc::TrySendError::Full(r) | mpsc::TrySendError::Disconnected(r)) => {
-                let verdict = r.validator.check(&r.session, &r.submit);
-                Some((r.session, verdict))
+                let verdicts = one_by_one(&r.validator, &r.session, &r.submits);
+                Some((r.session, verdicts))
             }
         }
     }
@@ -96,17 +101,25 @@ fn check_rounds(queue: mpsc::Receiver<CheckRequest>, stats: &Stats) {
     // than padded). After a share that came alone, nothing is waited for.
     let mut last_round = 1;
     while let Ok(first) = queue.recv() {
+        let mut shares = first.submits.len();
         round.push(first);
-        round.extend(queue.try_iter().take(MAX_BATCH - 1));
+        while shares < MAX_BATCH {
+            let Ok(next) = queue.try_recv() else { break };
+            shares += next.submits.len();
+            round.push(next);
+        }
         let deadline = Instant::now() + GATHER_WAIT;
-        while round.len() < last_round {
+        while round.len() < last_round && shares < MAX_BATCH {
             match queue.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(next) => round.push(next),
+                Ok(next) => {
+                    shares += next.submits.len();
+                    round.push(next);
+                }
                 Err(_) => break,
             }
         }
         last_round = round.len();
-        stats.check_round(round.len());
+        stats.check_round(shares);
         // Usually one validator (one pool connection); during a pool switch, two.
         while !round.is_empty() {
             let validator = round[0].validator.clone();
@@ -118,43 +131,38 @@ fn check_rounds(queue: mpsc::Receiver<CheckRequest>, stats: &Stats) {
     }
 }
 
-/// Checks one validator's shares and sends each its verdict with its session.
+/// Checks one validator's shares and sends each miner its verdicts with its session.
 fn check_group(validator: &Validator, group: Vec<CheckRequest>) {
-    let verdicts = {
-        let shares: Vec<(&Session, &Submit)> =
-            group.iter().map(|r| (&r.session, &r.submit)).collect();
-        check_spread(validator, &shares)
+    let mut verdicts = {
+        let shares: Vec<(&Session, &Submit)> = group
+            .iter()
+            .flat_map(|r| r.submits.iter().map(move |submit| (&r.session, submit)))
+            .collect();
+        check_spread(validator, &shares).into_iter()
     };
-    for (r, verdict) in group.into_iter().zip(verdicts) {
+    for r in group {
+        let mine: Vec<Verdict> = verdicts.by_ref().take(r.submits.len()).collect();
         // A miner that disconnected meanwhile no longer wants its answer.
-        let _ = r.reply.send((r.session, verdict));
+        let _ = r.reply.send((r.session, mine));
     }
 }
 
-/// The round's shares spread over the cores in whole lane groups (`check_batch` keeps
-/// up to 32 shares on one thread), in order.
+/// The round's verdicts, in order (`check_batch` spreads the round over the cores, in
+/// whole lane groups, and applies the duplicate filter in order: a miner's repeated share
+/// is the duplicate, never its first sending).
 fn check_spread(validator: &Validator, shares: &[(&Session, &Submit)]) -> Vec<Verdict> {
     if let [(session, submit)] = shares {
         return vec![check_one(validator, session, submit)];
     }
-    let threads = rayon::current_num_threads().max(1);
-    let per_thread = shares.len().div_ceil(threads).next_multiple_of(LANES);
-    let parts: Vec<Vec<Verdict>> = shares
-        .par_chunks(per_thread)
-        .map(|part| {
-            std::panic::catch_unwind(AssertUnwindSafe(|| validator.check_batch(part)))
-                .unwrap_or_else(|_| {
-                    // A panic is a bug, never bad input. Only this part is checked again, one
-                    // share at a time (a share it had already remembered answers duplicate):
-                    // the sessions still go back and every share gets a verdict.
-                    tracing::error!("a batch check panicked: checking its shares one by one");
-                    part.iter()
-                        .map(|(session, submit)| check_one(validator, session, submit))
-                        .collect()
-                })
-        })
-        .collect();
-    parts.into_iter().flatten().collect()
+    std::panic::catch_unwind(AssertUnwindSafe(|| validator.check_batch(shares))).unwrap_or_else(
+        |_| {
+            // A panic is a bug, never bad input. The round is checked again, one share at a
+            // time (a share it had already remembered answers duplicate): the sessions
+            // still go back and every share gets a verdict.
+            tracing::error!("a batch check panicked: checking its shares one by one");
+            shares.iter().map(|(session, submit)| check_one(validator, session, submit)).collect()
+        },
+    )
 }
 
 /// One share, a panic answered as malformed (and logged) rather than losing the session.

@@ -41,24 +41,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 return Ok(None);
             }
             match available.iter().position(|&b| b == b'\n') {
-                Some(end) => {
-                    if !self.discarding {
-                        self.partial.extend_from_slice(&available[..end]);
-                    }
-                    self.reader.consume(end + 1);
-                    if std::mem::take(&mut self.discarding) || self.partial.len() > self.max {
-                        self.partial.clear();
-                        return Ok(Some(Line::TooLong));
-                    }
-                    let mut bytes = std::mem::take(&mut self.partial);
-                    if bytes.last() == Some(&b'\r') {
-                        bytes.pop();
-                    }
-                    return Ok(Some(match String::from_utf8(bytes) {
-                        Ok(text) => Line::Text(text),
-                        Err(_) => Line::NotUtf8,
-                    }));
-                }
+                Some(end) => return Ok(Some(self.line_ending_at(end))),
                 None => {
                     let n = available.len();
                     if !self.discarding {
@@ -72,6 +55,34 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                     self.reader.consume(n);
                 }
             }
+        }
+    }
+
+    /// The next line if it has already been read in whole (no waiting, no system call):
+    /// the lines a miner sent in one go, taken together.
+    pub fn buffered(&mut self) -> Option<Line> {
+        let end = self.reader.buffer().iter().position(|&b| b == b'\n')?;
+        Some(self.line_ending_at(end))
+    }
+
+    /// The line whose `\n` is at `end` in the read buffer (with what was gathered before
+    /// it), consumed.
+    fn line_ending_at(&mut self, end: usize) -> Line {
+        if !self.discarding {
+            self.partial.extend_from_slice(&self.reader.buffer()[..end]);
+        }
+        self.reader.consume(end + 1);
+        if std::mem::take(&mut self.discarding) || self.partial.len() > self.max {
+            self.partial.clear();
+            return Line::TooLong;
+        }
+        let mut bytes = std::mem::take(&mut self.partial);
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => Line::Text(text),
+            Err(_) => Line::NotUtf8,
         }
     }
 }
@@ -90,6 +101,22 @@ mod tests {
         assert_eq!(r.next().await.unwrap(), Some(Line::NotUtf8));
         assert_eq!(r.next().await.unwrap(), Some(Line::Text("cd".into())));
         // A last line without its newline is not a line.
+        assert_eq!(r.next().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn buffered_lines_without_reading() {
+        // A read buffer of 64 bytes: the third line is not in it yet.
+        let input: Vec<u8> = [b"ab\ncd\r\n".as_slice(), &[b'y'; 60], b"\nef\n"].concat();
+        let mut r = LineReader::new(input.as_slice(), 10);
+        assert_eq!(r.buffered(), None, "nothing read yet");
+        assert_eq!(r.next().await.unwrap(), Some(Line::Text("ab".into())));
+        assert_eq!(r.buffered(), Some(Line::Text("cd".into())));
+        // The long line's start is buffered, its end is not: not a line yet, kept.
+        assert_eq!(r.buffered(), None);
+        assert_eq!(r.next().await.unwrap(), Some(Line::TooLong));
+        assert_eq!(r.buffered(), Some(Line::Text("ef".into())));
+        assert_eq!(r.buffered(), None);
         assert_eq!(r.next().await.unwrap(), None);
     }
 }

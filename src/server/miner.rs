@@ -21,6 +21,8 @@ pub const MAX_BAD_LINES: u32 = 10;
 /// Requests of one miner awaiting the pool's answer at most; past it, further requests
 /// are answered with an error at once (a submit with its local verdict).
 pub const MAX_AWAITED: usize = 1024;
+/// Bytes a corked link holds before it writes them anyway.
+const CORKED_MAX: usize = 64 * 1024;
 /// How long one write to a miner or the pool may take before the connection is dropped.
 pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The label under which shares of a miner that has not authorized are counted.
@@ -90,6 +92,9 @@ pub(crate) struct MinerLink {
     /// Ready answers held in `owed`.
     held: usize,
     bad_lines: u32,
+    /// Lines sent while corked, written together by [`MinerLink::flush`].
+    out: Vec<u8>,
+    corked: bool,
 }
 
 impl MinerLink {
@@ -98,7 +103,33 @@ impl MinerLink {
         proxy_addr: Option<SocketAddr>,
         recorder: Option<Recorder>,
     ) -> MinerLink {
-        MinerLink { write, proxy_addr, recorder, owed: HashMap::new(), held: 0, bad_lines: 0 }
+        MinerLink {
+            write,
+            proxy_addr,
+            recorder,
+            owed: HashMap::new(),
+            held: 0,
+            bad_lines: 0,
+            out: Vec::new(),
+            corked: false,
+        }
+    }
+
+    /// From now on lines are gathered and written by [`MinerLink::flush`] (or once
+    /// [`CORKED_MAX`] bytes wait): the answers to every share a miner sent in one go
+    /// leave in one write, not one system call each.
+    pub(crate) fn cork(&mut self) {
+        self.corked = true;
+    }
+
+    /// Writes what was gathered while corked.
+    pub(crate) async fn flush(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        // Not kept: an idle connection holds no buffer.
+        let out = std::mem::take(&mut self.out);
+        write_all(&mut self.write, &out).await
     }
 
     /// Records a line the miner sent.
@@ -116,7 +147,15 @@ impl MinerLink {
     /// Sends a line to the miner (and records it).
     pub(crate) async fn send_line(&mut self, line: &str) -> Result<(), End> {
         self.record_received(line);
-        send_line(&mut self.write, line).await
+        if !self.corked {
+            return send_line(&mut self.write, line).await;
+        }
+        self.out.extend_from_slice(line.as_bytes());
+        self.out.push(b'\n');
+        if self.out.len() >= CORKED_MAX {
+            return self.flush().await;
+        }
+        Ok(())
     }
 
     /// Notes that the answer to the request `miner_id` will come later, as `token`.
@@ -197,6 +236,9 @@ impl MinerLink {
     /// Closes the connection once what was written is sent (a close with unread data may
     /// reset the answers).
     pub(crate) async fn close(mut self) {
+        if self.flush().await.is_err() {
+            return;
+        }
         let _ = tokio::time::timeout(WRITE_TIMEOUT, self.write.shutdown()).await;
     }
 }

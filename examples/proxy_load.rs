@@ -5,7 +5,8 @@
 //! straight to the pool.
 //!
 //!     cargo build --release && cargo run --release --example proxy_load -- \
-//!         [--algo sha256d|scrypt] [--miners 10000] [--active 100] [--seconds 10]
+//!         [--algo sha256d|scrypt] [--miners 10000] [--active 100] [--in-flight 16]
+//!         [--paced SHARES_PER_S] [--seconds 10]
 //!
 //! Every share is a real one the proxy hashes and checks in full (a 13-entry merkle
 //! branch, as on Bitcoin); the pool's difficulty is low enough that nearly all are valid.
@@ -25,18 +26,27 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// The pool's extranonce2 size: the proxy keeps 2 bytes, the miners get 6.
 const POOL_EN2_SIZE: usize = 8;
-/// Submits each active miner keeps in flight while measuring throughput.
-const IN_FLIGHT: usize = 16;
 
 struct Options {
     algo: String,
     miners: usize,
     active: usize,
+    /// Submits each active miner keeps in flight while measuring throughput.
+    in_flight: usize,
+    /// The paced load latency is measured at (shares/s); default: half the saturated rate.
+    paced: Option<f64>,
     seconds: u64,
 }
 
 fn options() -> Options {
-    let mut o = Options { algo: "sha256d".into(), miners: 10_000, active: 100, seconds: 10 };
+    let mut o = Options {
+        algo: "sha256d".into(),
+        miners: 10_000,
+        active: 100,
+        in_flight: 16,
+        paced: None,
+        seconds: 10,
+    };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
         let value = |what: &str| -> u64 {
@@ -51,6 +61,8 @@ fn options() -> Options {
             }
             "--miners" => o.miners = value("--miners") as usize,
             "--active" => o.active = value("--active") as usize,
+            "--in-flight" => o.in_flight = value("--in-flight").clamp(1, 1024) as usize,
+            "--paced" => o.paced = Some(value("--paced").max(1) as f64),
             "--seconds" => o.seconds = value("--seconds").clamp(1, 600),
             other => {
                 eprintln!("unknown option {other}");
@@ -63,19 +75,25 @@ fn options() -> Options {
 }
 
 /// A job with a 13-entry branch (about 8 000 transactions), as a Bitcoin pool sends.
-fn notify_line() -> String {
+fn notify_line(job: u64) -> String {
     let branch: Vec<String> = (0..13u8).map(|i| hex::encode([i.wrapping_mul(37); 32])).collect();
     json!({"id": null, "method": "mining.notify", "params": [
-        "j1",
+        format!("j{job}"),
         "171592f223740e92d223f6e68bff25279af7ac4f2246451e0000000200000000",
         "02000000010000000000000000000000000000000000000000000000000000000000000000ffffffff1903c943255c7075626c69632d706f6f6c5c",
         "ffffffff037a90000000000000160014e6f22ca44dc800e9d049621a3b9a42c509f1c4bc00000000",
-        branch, "20000000", "192495f8", "64b3f3ec", true]})
+        branch, "20000000", "192495f8", "64b3f3ec", job == 1]})
     .to_string()
 }
 
+/// Shares per job: the pool sends a new one after this many. A proxy remembers at most
+/// 2^20 shares of one job (its duplicate filter's bound); at 15 000 shares/s a job lasts
+/// half a minute, as on a real pool.
+const SHARES_PER_JOB: u64 = 500_000;
+
 /// The pool: every submit answered `true` at once; difficulty 2^-32 (nearly every hash
-/// is a share).
+/// is a share); a new job every [`SHARES_PER_JOB`] shares (not clean: shares of the last
+/// one still count).
 async fn pool(listener: TcpListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { return };
@@ -84,6 +102,7 @@ async fn pool(listener: TcpListener) {
             let (read, mut write) = stream.into_split();
             let mut lines = BufReader::new(read).lines();
             let mut out = Vec::new();
+            let (mut job, mut shares) = (1, 0);
             while let Ok(Some(line)) = lines.next_line().await {
                 let Ok(m) = serde_json::from_str::<Value>(&line) else { continue };
                 let id = &m["id"];
@@ -92,13 +111,22 @@ async fn pool(listener: TcpListener) {
                     "mining.subscribe" => {
                         let r = json!({"id": id, "result": [[["mining.notify", "1"]], "f000000d", POOL_EN2_SIZE], "error": null});
                         let d = json!({"id": null, "method": "mining.set_difficulty", "params": [(-32f64).exp2()]});
-                        format!("{r}\n{d}\n{}\n", notify_line())
+                        format!("{r}\n{d}\n{}\n", notify_line(job))
                     }
                     "mining.configure" => format!(
                         "{}\n",
                         json!({"id": id, "result": {"version-rolling": true, "version-rolling.mask": "1fffe000"}, "error": null})
                     ),
-                    _ => format!("{}\n", json!({"id": id, "result": true, "error": null})),
+                    _ => {
+                        let mut answer =
+                            format!("{}\n", json!({"id": id, "result": true, "error": null}));
+                        shares += 1;
+                        if shares % SHARES_PER_JOB == 0 {
+                            job += 1;
+                            answer.push_str(&format!("{}\n", notify_line(job)));
+                        }
+                        answer
+                    }
                 };
                 out.extend_from_slice(answer.as_bytes());
                 // Answers to what has arrived go out together.
@@ -119,6 +147,8 @@ struct Miner {
     write: tokio::net::tcp::OwnedWriteHalf,
     en2_size: usize,
     next_en2: u64,
+    /// The newest job's id.
+    job: String,
 }
 
 impl Miner {
@@ -144,14 +174,14 @@ impl Miner {
                 _ => {}
             }
         }
-        Ok(Miner { lines, write, en2_size, next_en2: 0 })
+        Ok(Miner { lines, write, en2_size, next_en2: 0, job: "j1".into() })
     }
 
     /// A new share (its own extranonce2), under request id `id`.
     fn submit(&mut self, id: u64) -> String {
         self.next_en2 += 1;
         let en2 = format!("{:0width$x}", self.next_en2, width = self.en2_size * 2);
-        let params = json!(["w", "j1", en2, "64b3f3ec", "00000000"]);
+        let params = json!(["w", self.job, en2, "64b3f3ec", "00000000"]);
         format!("{}\n", json!({"id": id, "method": "mining.submit", "params": params}))
     }
 
@@ -200,10 +230,18 @@ impl Miner {
                 line = self.lines.next_line() => {
                     let Ok(Some(line)) = line else { break };
                     let Ok(m) = serde_json::from_str::<Value>(&line) else { continue };
+                    if m["method"] == "mining.notify"
+                        && let Some(job) = m["params"][0].as_str()
+                    {
+                        self.job = job.to_string();
+                    }
                     if let Some(at) = m["id"].as_u64().and_then(|i| sent.remove(&i)) {
                         latencies.push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
                         answered.fetch_add(1, Ordering::Relaxed);
                         if m["result"] != true {
+                            if refused < 3 {
+                                eprintln!("not accepted: {line}");
+                            }
                             refused += 1;
                         }
                     }
@@ -351,7 +389,7 @@ async fn main() {
     let (proxy_cpu0, checker_cpu0) = cpu_seconds(proxy.id(), "sharecheck-chec");
     let (own_cpu0, _) = cpu_seconds(std::process::id(), "");
     let start = Instant::now();
-    let (active, rate, refused, lat) = measure(miners, o.seconds, IN_FLIGHT, None).await;
+    let (active, rate, refused, lat) = measure(miners, o.seconds, o.in_flight, None).await;
     let wall = start.elapsed().as_secs_f64();
     let (proxy_cpu1, checker_cpu1) = cpu_seconds(proxy.id(), "sharecheck-chec");
     let (own_cpu1, _) = cpu_seconds(std::process::id(), "");
@@ -365,15 +403,16 @@ async fn main() {
         percentile(&lat, 0.99)
     );
 
-    // Latency at half that rate, through the proxy and straight to the pool.
-    let per_miner_rate = (rate / 2.0 / o.active as f64).max(0.1);
+    // Latency at half that rate (or the rate asked for), through the proxy and straight to
+    // the pool.
+    let per_miner_rate = (o.paced.unwrap_or(rate / 2.0) / o.active as f64).max(0.1);
     let pace = Duration::from_secs_f64(1.0 / per_miner_rate);
     let (active, half, _, lat_proxy) = measure(active, o.seconds, usize::MAX, Some(pace)).await;
     drop((active, idle));
     let direct = connect_all(pool_addr, o.active, "direct").await;
     let (_, _, _, lat_direct) = measure(direct, o.seconds, usize::MAX, Some(pace)).await;
     eprintln!(
-        "half load ({half:.0} shares/s): through the proxy p50 {:.2} ms p99 {:.2} ms; straight to the pool p50 {:.2} ms p99 {:.2} ms",
+        "paced load ({half:.0} shares/s): through the proxy p50 {:.2} ms p99 {:.2} ms; straight to the pool p50 {:.2} ms p99 {:.2} ms",
         percentile(&lat_proxy, 0.5),
         percentile(&lat_proxy, 0.99),
         percentile(&lat_direct, 0.5),
@@ -384,6 +423,7 @@ async fn main() {
         "miners": o.miners,
         "proxy_rss_bytes_per_miner": per_miner.round(),
         "active_miners": o.active,
+        "in_flight": o.in_flight,
         "shares_per_s": rate.round(),
         "refused": refused,
         "proxy_cores": (proxy_cores * 100.0).round() / 100.0,

@@ -59,6 +59,8 @@ const FIRST_REQUEST_ID: u64 = 100;
 const LINES_AT_ONCE: usize = 32;
 /// Answers already waiting that are written with a step's own, at most.
 const ANSWERS_AT_ONCE: usize = 256;
+/// How long a closed miner connection waits for the miner to close its side.
+const LINGER: Duration = Duration::from_secs(1);
 
 /// What the hub tells every miner, in the order it happened.
 #[derive(Clone, Debug)]
@@ -889,7 +891,7 @@ pub(crate) async fn serve_miner(
     let _ = miner.set_nodelay(true);
     let proxy_addr = miner.local_addr().ok();
     let (read, write) = miner.into_split();
-    let lines = LineReader::new(read, MAX_MINER_LINE);
+    let mut lines = LineReader::new(read, MAX_MINER_LINE);
     let recorder = recording.map(|w| w.recorder(&peer));
     let (answers_tx, answers) = mpsc::channel(MAX_AWAITED + 16);
     let mut link = MinerLink::new(write, proxy_addr, recorder);
@@ -916,7 +918,7 @@ pub(crate) async fn serve_miner(
     };
     stats.miner_connection(None, true);
     tracing::info!(%peer, "miner connected (aggregated)");
-    let end = m.run(lines, answers, shutdown).await;
+    let end = m.run(&mut lines, answers, shutdown).await;
     stats.miner_connection(None, false);
     if let Some(worker) = &m.worker {
         stats.worker_connection(worker, false);
@@ -926,6 +928,11 @@ pub(crate) async fn serve_miner(
         m.hub.indices.lock().unwrap_or_else(|p| p.into_inner()).give_back(index);
     }
     m.link.close().await;
+    // What the miner sends meanwhile is read and dropped until it closes too, for a moment:
+    // a socket closed with unread bytes is reset, and a reset can destroy answers the
+    // miner has not read yet.
+    let _ =
+        tokio::time::timeout(LINGER, async { while let Ok(Some(_)) = lines.next().await {} }).await;
     tracing::info!(%peer, %end, "miner disconnected");
 }
 
@@ -960,7 +967,7 @@ static CONNECTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64:
 impl AggregatedMiner {
     async fn run(
         &mut self,
-        mut lines: LineReader<tokio::net::tcp::OwnedReadHalf>,
+        lines: &mut LineReader<tokio::net::tcp::OwnedReadHalf>,
         mut answers: mpsc::Receiver<HubAnswer>,
         mut shutdown: watch::Receiver<bool>,
     ) -> End {
@@ -976,7 +983,7 @@ impl AggregatedMiner {
                     Err(e) => Err(End::Io(e)),
                     Ok(Some(line)) => {
                         last_line = Instant::now();
-                        self.on_lines(line, &mut lines).await
+                        self.on_lines(line, lines).await
                     }
                 },
                 Some(answer) = answers.recv() => self.on_answer(answer).await,
@@ -1170,9 +1177,7 @@ impl AggregatedMiner {
     /// work in progress stays valid), else a new one.
     async fn on_subscribe(&mut self, id: Value, params: Value) -> Result<(), End> {
         if self.view.is_none() {
-            // What this step answered so far does not wait for the pool.
-            self.link.flush().await?;
-            let Some(view) = self.wait_for_pool().await else {
+            let Some(view) = self.wait_for_pool().await? else {
                 return self.link.reply(&id, error_reply(&id, 20, "no pool connection")).await;
             };
             let resumed = params.get(1).and_then(Value::as_str).and_then(|s| view.index_of(s));
@@ -1210,10 +1215,12 @@ impl AggregatedMiner {
     }
 
     /// The pool, waited for within the login limit (a miner cannot work without one).
-    async fn wait_for_pool(&self) -> Option<PoolView> {
+    async fn wait_for_pool(&mut self) -> Result<Option<PoolView>, End> {
+        // What this step answered so far does not wait for the pool.
+        self.link.flush().await?;
         let mut pool = self.hub.pool.clone();
         let wait = async { pool.wait_for(Option::is_some).await.ok().and_then(|v| v.clone()) };
-        tokio::time::timeout(self.config.login_timeout, wait).await.ok().flatten()
+        Ok(tokio::time::timeout(self.config.login_timeout, wait).await.ok().flatten())
     }
 
     /// A new session on `view`'s jobs, at this miner's index.
@@ -1292,8 +1299,7 @@ impl AggregatedMiner {
             return self.link.reply(&id, error_reply(&id, 20, "too many requests in flight")).await;
         };
         let reply = Reply { to: self.answers_tx.clone(), token };
-        let _ = self.hub.requests.send(HubRequest::Authorize { name, password, reply }).await;
-        Ok(())
+        self.send_to_hub(HubRequest::Authorize { name, password, reply }).await
     }
 
     /// `mining.configure`, answered by the proxy: version rolling under the miner's mask
@@ -1315,7 +1321,7 @@ impl AggregatedMiner {
                     .unwrap_or(u32::MAX);
                 self.requested_mask = Some(asked);
                 // Firmware configures first thing: the pool's mask is known once it is up.
-                let pool_mask = self.wait_for_pool().await.and_then(|v| v.version_mask);
+                let pool_mask = self.wait_for_pool().await?.and_then(|v| v.version_mask);
                 match pool_mask {
                     Some(pool) => {
                         result.insert("version-rolling".into(), Value::Bool(true));
@@ -1464,7 +1470,7 @@ impl AggregatedMiner {
         };
         // On its way to the pool before the miner is written to: a slow or gone miner
         // never holds back a block.
-        let _ = self.hub.requests.send(request).await;
+        self.send_to_hub(request).await?;
         if token.is_none() {
             self.link.reply(&id, local_reply).await?;
         }
@@ -1491,6 +1497,20 @@ impl AggregatedMiner {
             *en2 = format!("{index_hex}{}", en2.to_ascii_lowercase());
         }
         Value::Array(out)
+    }
+
+    /// Hands `request` to the hub. If its queue is full, what this step already answered
+    /// is written meanwhile (never after: a slow miner must not hold back a block).
+    async fn send_to_hub(&mut self, request: HubRequest) -> Result<(), End> {
+        match self.hub.requests.try_send(request) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                let (sent, flushed) =
+                    tokio::join!(self.hub.requests.send(request), self.link.flush());
+                let _ = sent; // a hub that is gone answers nothing: the timers answer
+                flushed
+            }
+        }
     }
 
     /// Remembers a request sent to the hub; `None` past [`MAX_AWAITED`].

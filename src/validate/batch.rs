@@ -23,14 +23,22 @@ impl Validator {
     /// order: exactly what calling [`Validator::check`] on each in turn returns.
     pub fn check_batch(&self, shares: &[(&Session, &Submit)]) -> Vec<Verdict> {
         // A small batch (a proxy's round) is cut in one part per thread, in whole lane
-        // groups, so no thread waits on another: 200 shares on 2 threads go 104 + 96, not
-        // 4 × 32 + 3 × 32 + 8. A large one goes by chunks, for work stealing.
+        // groups, each part in chunks of at most `CHUNK`: 200 shares on 2 threads go
+        // (32, 32, 32, 8) + (32, 32, 32), not 6 × 32 + 8 with 4 chunks on one thread. A
+        // large one goes by `CHUNK`s. Chunk `c` is sub-chunk `c % per_part` of part
+        // `c / per_part` (possibly empty): an indexed collect, one allocation for all.
+        let n = shares.len();
         let threads = rayon::current_num_threads().max(1);
-        let per_thread = shares.len().div_ceil(threads).next_multiple_of(LANE_GROUP);
+        let per_thread = n.div_ceil(threads).next_multiple_of(LANE_GROUP);
         let part = if per_thread <= SMALL_PART { per_thread.max(LANE_GROUP) } else { CHUNK };
-        let evaluated: Vec<[Option<Evaluated>; CHUNK]> = shares
-            .par_chunks(part)
-            .flat_map_iter(|part| part.chunks(CHUNK).map(|chunk| self.evaluate_chunk(chunk)))
+        let per_part = part.div_ceil(CHUNK);
+        let evaluated: Vec<[Option<Evaluated>; CHUNK]> = (0..n.div_ceil(part) * per_part)
+            .into_par_iter()
+            .map(|c| {
+                let part_end = ((c / per_part + 1) * part).min(n);
+                let start = ((c / per_part) * part + (c % per_part) * CHUNK).min(part_end);
+                self.evaluate_chunk(&shares[start..(start + CHUNK).min(part_end)])
+            })
             .collect();
         let mut verdicts = Vec::with_capacity(shares.len());
         verdicts.extend(evaluated.into_iter().flatten().flatten().map(|e| self.commit(e)));

@@ -171,7 +171,13 @@ fn bench_bad_arguments_exit_2_with_one_line() {
 fn bench_report(args: &[&str], limit: Duration) -> (Value, Duration) {
     let (out, took) = run_sharecheck_within(args, Vec::new(), limit);
     let report = json(&out);
-    for figure in ["scrypt_hashes_per_s", "sha256d_headers_per_s", "share_checks_per_s_scrypt"] {
+    for figure in [
+        "scrypt_hashes_per_s",
+        "sha256d_headers_per_s",
+        "share_checks_per_s_scrypt",
+        "scrypt_single_hashes_per_s",
+        "share_checks_per_s_scrypt_single",
+    ] {
         let x = report[figure].as_f64().unwrap();
         assert!(x.is_finite() && x > 0.0, "{figure} = {x}");
     }

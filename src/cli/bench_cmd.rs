@@ -35,17 +35,23 @@ struct Report {
     scrypt_hashes_per_s: f64,
     scrypt_crate_hashes_per_s: f64,
     scrypt_speedup: f64,
+    /// One header at a time (`scrypt_header`), on every thread.
+    scrypt_single_hashes_per_s: f64,
+    /// `scrypt_single_hashes_per_s` over the scrypt crate's figure.
+    scrypt_single_speedup: f64,
     sha256d_headers_per_s: f64,
     sha2_crate_headers_per_s: f64,
     sha256d_speedup: f64,
     share_checks_per_s_sha256d: f64,
     share_checks_per_s_scrypt: f64,
     sequential_share_checks_per_s_sha256d: f64,
+    /// `check` one scrypt share at a time, one thread.
+    share_checks_per_s_scrypt_single: f64,
 }
 
 /// Rounds at most; a round starts only while the run's time is not up.
 const ROUNDS: usize = 5;
-const FIGURES: usize = 7;
+const FIGURES: usize = 9;
 /// Most worker threads: more than the cores of the machines it is for, and each thread
 /// holds its own scrypt scratchpads (about 1.1 MiB: 8 lanes of 128 KiB, and one more).
 const MAX_THREADS: usize = 256;
@@ -56,6 +62,8 @@ const SHA256D_CHECKS_PER_THREAD: usize = 512;
 const SCRYPT_CHECKS_PER_THREAD: usize = 32;
 /// Shares checked one at a time between two looks at the clock.
 const SEQUENTIAL_CHECKS_PER_PASS: usize = 512;
+/// scrypt shares checked one at a time between two looks at the clock.
+const SEQUENTIAL_SCRYPT_CHECKS_PER_PASS: usize = 16;
 
 /// Runs `work` on every thread of `pool` until `until`; `work` returns the items it did.
 /// One call is made whatever the time, so every measurement has a figure; past `until`
@@ -139,6 +147,7 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     let sha_checks = ShareWorkload::sha256d_13_branch(SHA256D_CHECKS_PER_THREAD * threads);
     let scrypt_checks = ShareWorkload::scrypt(SCRYPT_CHECKS_PER_THREAD * threads);
     let sequential = ShareWorkload::sha256d_13_branch(SEQUENTIAL_CHECKS_PER_PASS);
+    let sequential_scrypt = ShareWorkload::scrypt(SEQUENTIAL_SCRYPT_CHECKS_PER_PASS);
 
     let ours_scrypt = || {
         let mut out = [[0u8; 32]; 16];
@@ -151,6 +160,10 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         let h = black_box(&scrypt_headers[0]);
         scrypt::scrypt(h, h, &scrypt_params, &mut out).expect("32-byte output"); // invariant: see message
         black_box(out);
+        1
+    };
+    let ours_scrypt_single = || {
+        black_box(hash::scrypt_header(black_box(&scrypt_headers[0])));
         1
     };
     let ours_sha = || {
@@ -179,6 +192,8 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         figures[4].push(time.measure(|until| batch_rate(&pool, &sha_checks, until)));
         figures[5].push(time.measure(|until| batch_rate(&pool, &scrypt_checks, until)));
         figures[6].push(time.measure(|until| sequential_rate(&sequential, until)));
+        figures[7].push(time.measure(|until| rate(&pool, until, &ours_scrypt_single)));
+        figures[8].push(time.measure(|until| sequential_rate(&sequential_scrypt, until)));
         rounds += 1;
     }
     let m: Vec<f64> = figures.into_iter().map(median).collect();
@@ -190,12 +205,15 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         scrypt_hashes_per_s: m[0],
         scrypt_crate_hashes_per_s: m[1],
         scrypt_speedup: m[0] / m[1],
+        scrypt_single_hashes_per_s: m[7],
+        scrypt_single_speedup: m[7] / m[1],
         sha256d_headers_per_s: m[2],
         sha2_crate_headers_per_s: m[3],
         sha256d_speedup: m[2] / m[3],
         share_checks_per_s_sha256d: m[4],
         share_checks_per_s_scrypt: m[5],
         sequential_share_checks_per_s_sha256d: m[6],
+        share_checks_per_s_scrypt_single: m[8],
     };
     if args.json {
         println!("{}", serde_json::to_string(&report).expect("plain struct serializes")); // invariant: see message
@@ -210,6 +228,12 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
             n(report.scrypt_hashes_per_s),
             n(report.scrypt_crate_hashes_per_s),
             report.scrypt_speedup
+        );
+        println!(
+            "scrypt, one header at a time  {:>12}   scrypt crate {:>10}   ({:.2}x)",
+            n(report.scrypt_single_hashes_per_s),
+            n(report.scrypt_crate_hashes_per_s),
+            report.scrypt_single_speedup
         );
         println!(
             "SHA-256d headers/s            {:>12}   sha2 crate   {:>10}   ({:.2}x)",
@@ -228,6 +252,10 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         println!(
             "share checks/s, SHA-256d      {:>12}   (one at a time, one thread)",
             n(report.sequential_share_checks_per_s_sha256d)
+        );
+        println!(
+            "share checks/s, scrypt        {:>12}   (one at a time, one thread)",
+            n(report.share_checks_per_s_scrypt_single)
         );
     }
     Ok(0)

@@ -9,6 +9,8 @@ mod romix;
 mod salsa;
 #[cfg(target_arch = "x86_64")]
 mod x86_lanes;
+#[cfg(target_arch = "x86_64")]
+mod x86_single;
 
 use std::cell::RefCell;
 
@@ -60,9 +62,16 @@ pub fn scrypt_header_on(
 ) -> [u8; 32] {
     let hmac = HeaderHmac::new(platform.sha256(), header);
     let mut x = hmac.derive_romix_input();
-    // Lane kernels only pay off on batches (`scrypt_headers_on`): one hash always runs
-    // the portable ROMix, whatever `platform.scrypt()` says.
-    romix::romix_1024_r1(&mut x, scratch);
+    // Lane kernels pay off on batches only (`scrypt_headers_on`); one hash on a SIMD path
+    // runs the SSE2 single-hash ROMix, on the portable path the portable one.
+    match platform.scrypt().kernel() {
+        #[cfg(target_arch = "x86_64")]
+        ScryptKernel::Sse2x4 | ScryptKernel::Avx2x8 => {
+            // SAFETY: SSE2 is part of x86-64, so every x86-64 CPU runs this kernel.
+            unsafe { x86_single::romix_1024_r1(&mut x, scratch.table_mut()) }
+        }
+        _ => romix::romix_1024_r1(&mut x, scratch),
+    }
     hmac.derive_output(&x)
 }
 

@@ -46,9 +46,11 @@ pub struct ScryptPath(ScryptKernel);
 pub(crate) enum ScryptKernel {
     /// Plain Rust, any CPU, one hash at a time.
     Portable,
-    /// SSE2 (every x86-64 CPU): batches hashed 4 at a time, one hash per 32-bit lane.
+    /// SSE2 (every x86-64 CPU): batches hashed 4 at a time, one hash per 32-bit lane; a
+    /// single hash by the SSE2 one-hash ROMix.
     Sse2x4,
-    /// AVX2: batches hashed 8 at a time, one hash per 32-bit lane.
+    /// AVX2: batches hashed 8 at a time, one hash per 32-bit lane; a single hash by the
+    /// SSE2 one-hash ROMix.
     Avx2x8,
 }
 
@@ -114,7 +116,8 @@ impl ScryptPath {
     /// Plain Rust, one hash at a time: correct on every CPU.
     pub const PORTABLE: ScryptPath = ScryptPath(ScryptKernel::Portable);
 
-    /// The SSE2 4-lane batch path (every x86-64 CPU has SSE2).
+    /// The SSE2 path: batches in 4 lanes, single hashes by the SSE2 one-hash ROMix (every
+    /// x86-64 CPU has SSE2).
     pub fn sse2_4way() -> Option<ScryptPath> {
         cfg!(target_arch = "x86_64").then_some(ScryptPath(ScryptKernel::Sse2x4))
     }

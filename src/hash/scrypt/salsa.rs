@@ -2,8 +2,9 @@
 //! schedule every Salsa20/8 kernel here expands.
 
 /// Expands `$quarter!(a, b, c, d)` over the 8 rounds of Salsa20/8: columns, then rows,
-/// each quarter-round listed with its diagonal word first (RFC 7914 §3). Every kernel
-/// (portable, AVX2) uses this one schedule.
+/// each quarter-round listed with its diagonal word first (RFC 7914 §3). The portable and
+/// lane kernels use this one schedule; the one-hash SSE2 kernel (`x86_single`) runs four
+/// quarter-rounds per vector step instead.
 macro_rules! salsa20_8_rounds {
     ($quarter:ident) => {
         for _ in 0..4 {

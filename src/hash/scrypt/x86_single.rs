@@ -11,7 +11,7 @@
 //! Integerify reads it there.
 //!
 //! One hash is a single dependency chain (each step needs the last), so the vector form
-//! saves instructions but not latency: 1.2× the portable ROMix here, and level with the
+//! saves instructions but not latency: 1.2–1.4× the portable ROMix here, and level with the
 //! `scrypt` crate, whose BlockMix is this same design (`sharecheck bench`'s
 //! `scrypt_single_hashes_per_s`). Batches use the lane kernels.
 

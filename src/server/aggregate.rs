@@ -59,8 +59,6 @@ const FIRST_REQUEST_ID: u64 = 100;
 const LINES_AT_ONCE: usize = 32;
 /// Answers already waiting that are written with a step's own, at most.
 const ANSWERS_AT_ONCE: usize = 256;
-/// How long a closed miner connection waits for the miner to close its side.
-const LINGER: Duration = Duration::from_secs(1);
 
 /// What the hub tells every miner, in the order it happened.
 #[derive(Clone, Debug)]
@@ -927,12 +925,7 @@ pub(crate) async fn serve_miner(
     if let Some(index) = m.index {
         m.hub.indices.lock().unwrap_or_else(|p| p.into_inner()).give_back(index);
     }
-    m.link.close().await;
-    // What the miner sends meanwhile is read and dropped until it closes too, for a moment:
-    // a socket closed with unread bytes is reset, and a reset can destroy answers the
-    // miner has not read yet.
-    let _ =
-        tokio::time::timeout(LINGER, async { while let Ok(Some(_)) = lines.next().await {} }).await;
+    m.link.close(&mut lines).await;
     tracing::info!(%peer, %end, "miner disconnected");
 }
 

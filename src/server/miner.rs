@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
+use super::lines::LineReader;
 use super::record::Recorder;
 
 /// Longest line a miner may send (bytes): a real one is a few hundred.
@@ -23,6 +24,8 @@ pub const MAX_BAD_LINES: u32 = 10;
 pub const MAX_AWAITED: usize = 1024;
 /// Bytes a corked link holds before it writes them anyway.
 const CORKED_MAX: usize = 64 * 1024;
+/// How long a closed miner connection waits for the miner to close its side.
+const LINGER: Duration = Duration::from_secs(1);
 /// How long one write to a miner or the pool may take before the connection is dropped.
 pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The label under which shares of a miner that has not authorized are counted.
@@ -233,13 +236,17 @@ impl MinerLink {
         self.send(&json!({"id": null, "method": "client.reconnect", "params": params})).await
     }
 
-    /// Closes the connection once what was written is sent (a close with unread data may
-    /// reset the answers).
-    pub(crate) async fn close(mut self) {
+    /// Closes the connection once what was written is sent, then reads and drops what the
+    /// miner still sends until it closes too, for at most [`LINGER`]: a socket closed with
+    /// unread bytes is reset, and a reset can destroy answers the miner has not read yet.
+    pub(crate) async fn close(mut self, lines: &mut LineReader<OwnedReadHalf>) {
         if self.flush().await.is_err() {
             return;
         }
         let _ = tokio::time::timeout(WRITE_TIMEOUT, self.write.shutdown()).await;
+        let _ =
+            tokio::time::timeout(LINGER, async { while let Ok(Some(_)) = lines.next().await {} })
+                .await;
     }
 }
 

@@ -92,9 +92,10 @@ pub async fn serve_miner(
     let mut relay = Relay::new(config, stats.clone(), rank, link);
     let (upstream_read, mut upstream_write) = upstream.into_split();
     let upstream_lines = LineReader::new(upstream_read, MAX_UPSTREAM_LINE);
-    let end = relay.run(first, miner_lines, upstream_lines, &mut upstream_write, shutdown).await;
+    let end =
+        relay.run(first, &mut miner_lines, upstream_lines, &mut upstream_write, shutdown).await;
     let Relay { link, worker, .. } = relay;
-    link.close().await;
+    link.close(&mut miner_lines).await;
     stats.miner_connection(Some(rank), false);
     if let Some(worker) = &worker {
         stats.worker_connection(worker, false);
@@ -167,7 +168,7 @@ impl Relay {
     async fn run(
         &mut self,
         first: Line,
-        mut miner_lines: LineReader<OwnedReadHalf>,
+        miner_lines: &mut LineReader<OwnedReadHalf>,
         mut upstream_lines: LineReader<OwnedReadHalf>,
         upstream: &mut OwnedWriteHalf,
         mut shutdown: tokio::sync::watch::Receiver<bool>,

@@ -5,8 +5,8 @@
 //!
 //! Runs only with loom's synchronisation compiled in (CI does this):
 //!
-//!     RUSTFLAGS="--cfg loom" cargo test --release --test loom_duplicates
-#![cfg(loom)]
+//!     cargo test --release --features loom --test loom_duplicates
+#![cfg(feature = "loom")]
 
 use loom::sync::Arc;
 use loom::thread;

@@ -8,15 +8,15 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-// Under `--cfg loom` the filter's synchronisation is loom's, so `tests/loom_duplicates.rs`
+// With the `loom` feature the filter's synchronisation is loom's, so `tests/loom_duplicates.rs`
 // can explore every interleaving of concurrent `remember` calls.
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 use loom::sync::Mutex;
-#[cfg(loom)]
+#[cfg(feature = "loom")]
 use loom::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 use std::sync::Mutex;
-#[cfg(not(loom))]
+#[cfg(not(feature = "loom"))]
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Independent shards, so threads checking shares of one job rarely wait on each other.

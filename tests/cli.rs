@@ -181,6 +181,16 @@ fn bench_report(args: &[&str], limit: Duration) -> (Value, Duration) {
         let x = report[figure].as_f64().unwrap();
         assert!(x.is_finite() && x > 0.0, "{figure} = {x}");
     }
+    // The SV2 reference validator's figures: measured in a build with the `sri` feature,
+    // present as null without it.
+    for figure in ["sri_share_checks_per_s", "sri_speedup", "sri_batch_speedup_per_thread"] {
+        if cfg!(feature = "sri") {
+            let x = report[figure].as_f64().unwrap();
+            assert!(x.is_finite() && x > 0.0, "{figure} = {x}");
+        } else {
+            assert!(report.get(figure).is_some_and(Value::is_null), "{figure}: {report}");
+        }
+    }
     (report, took)
 }
 

@@ -47,11 +47,22 @@ struct Report {
     sequential_share_checks_per_s_sha256d: f64,
     /// `check` one scrypt share at a time, one thread.
     share_checks_per_s_scrypt_single: f64,
+    /// The Stratum V2 reference implementation's pool-side check (`channels_sv2`
+    /// `ExtendedChannel::validate_share`) on the same SHA-256d job and shares, one share at
+    /// a time on one thread (a channel is checked by one thread). `null` in a build
+    /// without the `sri` feature.
+    sri_share_checks_per_s: Option<f64>,
+    /// `sequential_share_checks_per_s_sha256d` over `sri_share_checks_per_s`.
+    sri_speedup: Option<f64>,
+    /// `share_checks_per_s_sha256d` per thread over `sri_share_checks_per_s`: ours in
+    /// batches against theirs, core for core.
+    sri_batch_speedup_per_thread: Option<f64>,
 }
 
 /// Rounds at most; a round starts only while the run's time is not up.
 const ROUNDS: usize = 5;
-const FIGURES: usize = 9;
+/// Figures measured: the SRI one only in a build with the `sri` feature.
+const FIGURES: usize = 9 + cfg!(feature = "sri") as usize;
 /// Most worker threads: more than the cores of the machines it is for, and each thread
 /// holds its own scrypt scratchpads (about 1.1 MiB: 8 lanes of 128 KiB, and one more).
 const MAX_THREADS: usize = 256;
@@ -148,6 +159,14 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     let scrypt_checks = ShareWorkload::scrypt(SCRYPT_CHECKS_PER_THREAD * threads);
     let sequential = ShareWorkload::sha256d_13_branch(SEQUENTIAL_CHECKS_PER_PASS);
     let sequential_scrypt = ShareWorkload::scrypt(SEQUENTIAL_SCRYPT_CHECKS_PER_PASS);
+    // SRI gets the one-at-a-time workload's job and shares (its own copy of the workload,
+    // so each validator has its own duplicate record).
+    #[cfg(feature = "sri")]
+    let mut sri = sharecheck::bench::sri::SriChannel::for_workload(
+        &ShareWorkload::sha256d_13_branch(SEQUENTIAL_CHECKS_PER_PASS),
+        [0xff; 32],
+    )
+    .map_err(|e| Failure { message: e.to_string(), status: 1 })?;
 
     let ours_scrypt = || {
         let mut out = [[0u8; 32]; 16];
@@ -196,9 +215,12 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         figures[6].push(time.measure(|until| sequential_rate(&sequential, until)));
         figures[7].push(time.measure(|until| rate(&pool, until, &ours_scrypt_single)));
         figures[8].push(time.measure(|until| sequential_rate(&sequential_scrypt, until)));
+        #[cfg(feature = "sri")]
+        figures[9].push(time.measure(|until| sri_rate(&mut sri, until)));
         rounds += 1;
     }
     let m: Vec<f64> = figures.into_iter().map(median).collect();
+    let sri = m.get(9).copied();
     let report = Report {
         threads,
         rounds,
@@ -216,6 +238,9 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         share_checks_per_s_scrypt: m[5],
         sequential_share_checks_per_s_sha256d: m[6],
         share_checks_per_s_scrypt_single: m[8],
+        sri_share_checks_per_s: sri,
+        sri_speedup: sri.map(|sri| m[6] / sri),
+        sri_batch_speedup_per_thread: sri.map(|sri| m[4] / threads as f64 / sri),
     };
     if args.json {
         println!("{}", serde_json::to_string(&report).expect("plain struct serializes")); // invariant: see message
@@ -259,6 +284,21 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
             "share checks/s, scrypt        {:>12}   (one at a time, one thread)",
             n(report.share_checks_per_s_scrypt_single)
         );
+        match (
+            report.sri_share_checks_per_s,
+            report.sri_speedup,
+            report.sri_batch_speedup_per_thread,
+        ) {
+            (Some(sri), Some(one), Some(batch)) => println!(
+                "share checks/s, SHA-256d, SRI {:>12}   (channels_sv2 validate_share, one at a time, one thread; ours {:.2}x one at a time, {:.2}x in batches per thread)",
+                n(sri),
+                one,
+                batch
+            ),
+            _ => println!(
+                "share checks/s, SHA-256d, SRI          n/a   (build with --features sri to measure the SV2 reference validator)"
+            ),
+        }
     }
     Ok(0)
 }
@@ -292,6 +332,24 @@ fn sequential_rate(workload: &ShareWorkload, until: Instant) -> f64 {
             black_box(workload.validator.check(&workload.session, s));
         }
         done += workload.submits.len() as u64;
+        if Instant::now() >= until {
+            break;
+        }
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}
+
+/// SRI's `validate_share` one share at a time on this thread until `until` (one pass at
+/// least), refreshed before each pass as `sequential_rate` refreshes ours.
+#[cfg(feature = "sri")]
+fn sri_rate(channel: &mut sharecheck::bench::sri::SriChannel, until: Instant) -> f64 {
+    let started = Instant::now();
+    let mut done = 0u64;
+    loop {
+        channel.refresh().expect("a refresh replays steps the setup took"); // invariant: see message
+        let accepted = black_box(channel.validate_all());
+        debug_assert_eq!(accepted, channel.len());
+        done += channel.len() as u64;
         if Instant::now() >= until {
             break;
         }

@@ -1,6 +1,9 @@
 //! Benchmark workloads shared by `sharecheck bench` and the criterion benches: realistic
 //! jobs and streams of distinct valid submits.
 
+#[cfg(feature = "sri")]
+pub mod sri;
+
 use crate::chain::Algorithm;
 use crate::stratum::{Notify, Submit};
 use crate::validate::{Session, Validator, ValidatorConfig};
@@ -99,6 +102,11 @@ impl ShareWorkload {
         let other = Notify { job_id: "bench-interlude".into(), ..self.notify.clone() };
         self.validator.notify(other).expect("bench job fits the limits"); // invariant: see message
         self.validator.notify(self.notify.clone()).expect("bench job fits the limits"); // invariant: see message
+    }
+
+    /// The job the submits are for.
+    pub fn notify(&self) -> &Notify {
+        &self.notify
     }
 
     /// The submits paired with the session, as `check_batch` takes them.

@@ -1,0 +1,86 @@
+//! `check` against an independent pool-side validator: the Stratum V2 reference
+//! implementation's server extended channel (`channels_sv2`, with rust-bitcoin's hashing),
+//! given the bench's real 13-branch slush-pool job and its shares byte for byte
+//! (src/bench/sri.rs). Both must compute the same header hash for every share, draw the
+//! share target at the same place, and refuse a re-sent share.
+//!
+//! Built only with the feature that brings SRI in (CI runs it):
+//!
+//!     cargo test --release --features sri --test sri_parity
+#![cfg(feature = "sri")]
+
+use sharecheck::bench::ShareWorkload;
+use sharecheck::bench::sri::{SriChannel, SriVerdict};
+use sharecheck::validate::{Outcome, Reason};
+
+const SHARES: usize = 512;
+
+#[test]
+fn every_share_hashes_to_what_sri_computes() {
+    let workload = ShareWorkload::sha256d_13_branch(SHARES);
+    let mut sri = SriChannel::for_workload(&workload, [0xff; 32]).expect("SRI takes the job");
+    assert_eq!(sri.len(), SHARES);
+    let mut distinct = std::collections::HashSet::new();
+    for (index, submit) in workload.submits.iter().enumerate() {
+        let ours = workload.validator.check(&workload.session, submit);
+        assert!(ours.is_valid(), "share {index}: {:?}", ours.reason());
+        let ours = ours.pow_hash.expect("a valid share has its hash").0;
+        let SriVerdict::Accepted(theirs) = sri.validate(index) else {
+            panic!("share {index}: SRI refused it: {:?}", sri.validate(index));
+        };
+        assert_eq!(ours, theirs, "share {index}: header hashes differ");
+        distinct.insert(ours);
+    }
+    assert_eq!(distinct.len(), SHARES, "the shares are distinct work");
+}
+
+#[test]
+fn both_draw_the_share_target_at_the_same_place() {
+    let mut workload = ShareWorkload::sha256d_13_branch(SHARES);
+    // Difficulty 65535 / 2^47 is the target 0xffff * 2^208 * 2^47 / 65535 = 2^255 exactly
+    // (the f64 is exact): about half of the shares meet it.
+    let difficulty = 65535.0 / (1u64 << 47) as f64;
+    workload.validator.set_difficulty(&mut workload.session, difficulty).expect("positive");
+    // A difficulty applies to the jobs notified after it (the stratum convention): the job
+    // again.
+    workload.refresh();
+    let mut target_le = [0u8; 32];
+    target_le[31] = 0x80;
+    let mut sri = SriChannel::for_workload(&workload, target_le).expect("SRI takes the job");
+    let (mut met, mut missed) = (0, 0);
+    for (index, submit) in workload.submits.iter().enumerate() {
+        let ours = workload.validator.check(&workload.session, submit);
+        match sri.validate(index) {
+            SriVerdict::Accepted(_) => {
+                assert!(ours.is_valid(), "share {index}: SRI accepts, we say {:?}", ours.reason());
+                met += 1;
+            }
+            SriVerdict::AboveTarget => {
+                assert_eq!(ours.reason(), Some(Reason::LowDifficulty), "share {index}");
+                missed += 1;
+            }
+            other => panic!("share {index}: {other:?}"),
+        }
+    }
+    // 512 fair coin flips: each side has well over 150 (a 1e-20 chance otherwise).
+    assert!(met > 150 && missed > 150, "met {met}, missed {missed}");
+}
+
+#[test]
+fn both_refuse_a_share_sent_twice() {
+    let workload = ShareWorkload::sha256d_13_branch(4);
+    let mut sri = SriChannel::for_workload(&workload, [0xff; 32]).expect("SRI takes the job");
+    let submit = &workload.submits[2];
+    assert_eq!(workload.validator.check(&workload.session, submit).outcome, Outcome::Accepted);
+    assert!(matches!(sri.validate(2), SriVerdict::Accepted(_)));
+    assert_eq!(
+        workload.validator.check(&workload.session, submit).reason(),
+        Some(Reason::Duplicate)
+    );
+    assert!(matches!(sri.validate(2), SriVerdict::Refused(code) if code.contains("duplicate")));
+    // After a refresh both take it again, as a new job's share.
+    workload.refresh();
+    sri.refresh().expect("refresh");
+    assert!(workload.validator.check(&workload.session, submit).is_valid());
+    assert!(matches!(sri.validate(2), SriVerdict::Accepted(_)));
+}

@@ -9,11 +9,55 @@
 //!     cargo test --release --features sri --test sri_parity
 #![cfg(feature = "sri")]
 
+use serde_json::Value;
 use sharecheck::bench::ShareWorkload;
 use sharecheck::bench::sri::{SriChannel, SriVerdict};
+use sharecheck::stratum::Submit;
 use sharecheck::validate::{Outcome, Reason};
 
 const SHARES: usize = 512;
+
+/// The bench job is the real slush-pool job of ESP-Miner's nonce test #2: that test's
+/// share, with its known hash, anchors both sides' reading of the job to the chain (a
+/// decoding error both shared would otherwise go unseen).
+#[test]
+fn the_real_share_of_the_bench_job_hashes_to_its_known_answer_on_both_sides() {
+    let vectors: Value =
+        serde_json::from_str(include_str!("data/vectors.json")).expect("vectors are JSON");
+    let vector = vectors
+        .as_array()
+        .and_then(|all| {
+            all.iter().find(|v| v["name"] == "ESP-Miner nonce diff check #2 (full job -> diff 683)")
+        })
+        .expect("the ESP-Miner vector");
+    let inputs = &vector["inputs"];
+    let text = |v: &Value| v.as_str().expect("a string").to_string();
+    let mut expected: [u8; 32] =
+        hex::decode(text(&vector["expected"]["hash_display"])).unwrap().try_into().unwrap();
+    expected.reverse();
+
+    let mut workload = ShareWorkload::sha256d_13_branch(1);
+    assert_eq!(
+        workload.notify().coinb1,
+        hex::decode(text(&inputs["notify_params"][2])).unwrap(),
+        "the bench job is the vector's job"
+    );
+    let extranonce1 = hex::decode(text(&inputs["extranonce1"])).unwrap();
+    workload.session.set_extranonce(extranonce1, 4).expect("4 + 4 bytes");
+    workload.submits = vec![Submit {
+        worker: "esp".into(),
+        job_id: "bench".into(),
+        extranonce2: text(&inputs["extranonce2"]),
+        ntime: text(&inputs["ntime"]),
+        nonce: text(&inputs["nonce"]),
+        version_bits: None,
+    }];
+    workload.refresh();
+    let ours = workload.validator.check(&workload.session, &workload.submits[0]);
+    assert_eq!(ours.pow_hash.map(|h| h.0), Some(expected), "ours: {:?}", ours.reason());
+    let mut sri = SriChannel::for_workload(&workload, [0xff; 32]).expect("SRI takes the job");
+    assert_eq!(sri.validate(0), SriVerdict::Accepted(expected), "SRI");
+}
 
 #[test]
 fn every_share_hashes_to_what_sri_computes() {
@@ -25,8 +69,9 @@ fn every_share_hashes_to_what_sri_computes() {
         let ours = workload.validator.check(&workload.session, submit);
         assert!(ours.is_valid(), "share {index}: {:?}", ours.reason());
         let ours = ours.pow_hash.expect("a valid share has its hash").0;
-        let SriVerdict::Accepted(theirs) = sri.validate(index) else {
-            panic!("share {index}: SRI refused it: {:?}", sri.validate(index));
+        let verdict = sri.validate(index);
+        let SriVerdict::Accepted(theirs) = verdict else {
+            panic!("share {index}: SRI refused it: {verdict:?}");
         };
         assert_eq!(ours, theirs, "share {index}: header hashes differ");
         distinct.insert(ours);

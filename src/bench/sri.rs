@@ -54,15 +54,17 @@ pub struct SriChannel {
     /// the channel's record of seen shares, as the workload's `refresh` empties ours.
     other_tip: SetNewPrevHashOwned,
     shares: Vec<SubmitSharesExtendedOwned>,
-    /// The allocator's slots below the one that gives the workload's extranonce1: held, so
-    /// the prefix stays what the shares were made for.
+    /// The allocator's slots below the one that gives the workload's extranonce1, held
+    /// while the channel lives (as a pool holds other channels' slots): each allocation
+    /// then takes the next index whatever the allocator's search order.
     _held_prefixes: Vec<AllocatedExtranoncePrefix>,
 }
 
 impl SriChannel {
     /// A channel with the workload's job and share target `target_le` (a 256-bit target,
-    /// little-endian, as SV2 carries it). The workload's session must have a 4-byte
-    /// extranonce1 and a 4-byte extranonce2, as `ShareWorkload` sets up.
+    /// little-endian, as SV2 carries it). The workload's session gives the extranonce1
+    /// (2 bytes or more: SRI's allocator puts a one-byte channel index after the rest) and
+    /// the extranonce2 size.
     pub fn for_workload(
         workload: &ShareWorkload,
         target_le: [u8; 32],
@@ -77,7 +79,8 @@ impl SriChannel {
             [upstream @ .., last] if !upstream.is_empty() => (upstream.to_vec(), *last),
             _ => return Err(SriSetupError("extranonce1 must be 2 bytes at least".into())),
         };
-        let extranonce2_size: u16 = 4;
+        let extranonce2_size = u16::try_from(workload.session.extranonce2_size())
+            .map_err(setup("extranonce2 size"))?;
         // SRI's allocator writes a one-byte channel index after the upstream prefix: take
         // slots until the index is extranonce1's last byte.
         let total = extranonce1.len() + usize::from(extranonce2_size);
@@ -92,9 +95,7 @@ impl SriChannel {
             if prefix.as_bytes() == extranonce1.as_slice() {
                 break prefix;
             }
-            if held.len() > 256 {
-                return Err(SriSetupError("no slot gives extranonce1".into()));
-            }
+            // 256 slots: the allocator refuses (CapacityExhausted) before this loops on.
             held.push(prefix);
         };
         let target = Target::from_le_bytes(target_le);
@@ -250,6 +251,6 @@ fn refusal_name(e: &ShareValidationError) -> &'static str {
         | ShareValidationError::BadExtranonceSize(code) => code,
         ShareValidationError::InvalidCoinbase => "invalid-coinbase",
         ShareValidationError::NoChainTip => "no-chain-tip",
-        _ => "other",
+        ShareValidationError::SeenSharesBudgetExhausted => "seen-shares-budget-exhausted",
     }
 }

@@ -245,6 +245,52 @@ fn scrypt_batches_match_scrypt_crate_on_every_path() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Two coinbases resumed from their midstates and hashed in step, against sha2: tails
+    /// of equal and of different block counts (hashed one stream each), across the 55/56
+    /// padding edge, and longer than the paired buffer (16 blocks).
+    #[test]
+    fn paired_coinbase_hashes_match_sha2(
+        prefixes in any::<([u8; 200], [u8; 200])>(),
+        prefix_lens in (0usize..200, 0usize..200),
+        tails in (
+            prop::collection::vec(any::<u8>(), 0..200),
+            prop::collection::vec(any::<u8>(), 0..200),
+            prop_oneof![Just(0usize), 0usize..130, 900usize..1100],
+        ),
+        extranonce2 in prop::collection::vec(any::<u8>(), 0..9),
+    ) {
+        use sharecheck::hash::sha256::sha256d_resume_pair;
+        let (tail0, tail1, long) = tails;
+        // The second one's coinb2 is its tail plus `long` more bytes: equal, near and far
+        // lengths.
+        let coinb2_1: Vec<u8> = tail1.iter().copied().chain((0..long).map(|i| i as u8)).collect();
+        let prefix0 = &prefixes.0[..prefix_lens.0];
+        let prefix1 = &prefixes.1[..prefix_lens.1];
+        let whole0 = [prefix0, extranonce2.as_slice(), tail0.as_slice()].concat();
+        let whole1 = [prefix1, extranonce2.as_slice(), coinb2_1.as_slice()].concat();
+        for path in Sha256Path::supported() {
+            let (mid0, used0) = Midstate::of_prefix_with(path, prefix0);
+            let (mid1, used1) = Midstate::of_prefix_with(path, prefix1);
+            let (h0, h1) = sha256d_resume_pair(
+                (&mid0, [&prefix0[used0..], &extranonce2, &tail0]),
+                (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
+            );
+            prop_assert_eq!(h0, sha2_twice(&whole0), "{}", path);
+            prop_assert_eq!(h1, sha2_twice(&whole1), "{}", path);
+            // The same message twice: equal block counts whatever the lengths.
+            let (a, b) = sha256d_resume_pair(
+                (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
+                (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
+            );
+            prop_assert_eq!(a, sha2_twice(&whole1), "{}", path);
+            prop_assert_eq!(b, sha2_twice(&whole1), "{}", path);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// Interleaved (2-stream) kernels against sha2, every path, odd counts included.

@@ -38,4 +38,18 @@ impl CoinbasePrefix {
         h.update(&self.tail).update(extranonce2).update(coinb2);
         h.finalize_double()
     }
+
+    /// The txids of two coinbases (`prefix ‖ extranonce2 ‖ coinb2` each), hashed in step
+    /// where the SHA-256 path interleaves two streams (two shares of one batch).
+    pub fn txid_pair(
+        first: (&CoinbasePrefix, &[u8], &[u8]),
+        second: (&CoinbasePrefix, &[u8], &[u8]),
+    ) -> ([u8; 32], [u8; 32]) {
+        fn parts<'a>(
+            (prefix, extranonce2, coinb2): (&'a CoinbasePrefix, &'a [u8], &'a [u8]),
+        ) -> (&'a Midstate, [&'a [u8]; 3]) {
+            (&prefix.midstate, [&prefix.tail, extranonce2, coinb2])
+        }
+        crate::hash::sha256::sha256d_resume_pair(parts(first), parts(second))
+    }
 }

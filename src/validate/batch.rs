@@ -8,6 +8,7 @@ use super::check::{Evaluated, Prepared, ReadyShare, Validator};
 use super::session::Session;
 use super::verdict::Verdict;
 use crate::chain::Algorithm;
+use crate::chain::coinbase::CoinbasePrefix;
 use crate::hash::{self, Platform, Sha256Path, sha256};
 use crate::stratum::Submit;
 
@@ -51,8 +52,9 @@ impl Validator {
         debug_assert!(chunk.len() <= CHUNK);
         let mut prepared: [Option<Prepared>; CHUNK] = std::array::from_fn(|_| None);
         for (slot, (session, submit)) in prepared.iter_mut().zip(chunk) {
-            *slot = Some(self.prepare(session, submit));
+            *slot = Some(self.prepare_before_coinbase_hash(session, submit));
         }
+        hash_coinbases(&mut prepared, chunk);
         self.fold_merkle_branches(prepared.iter_mut().flatten());
         let mut headers = [[0u8; 80]; CHUNK];
         let mut ready = 0;
@@ -104,6 +106,43 @@ impl Validator {
             }
         }
         fold_group(path, &mut group[..len]);
+    }
+}
+
+/// Fills in the coinbase txid of every ready share, two shares at a time (hashed in step
+/// where the SHA-256 path interleaves two streams: the coinbase tail is a share's only
+/// hashing that is not in a batch kernel otherwise).
+fn hash_coinbases(prepared: &mut [Option<Prepared>], chunk: &[(&Session, &Submit)]) {
+    fn extranonce1(session: &Session) -> &[u8] {
+        session.extranonce1().unwrap_or_default()
+    }
+    let mut waiting: Option<(&mut ReadyShare, &Session)> = None;
+    for (slot, (session, _)) in prepared.iter_mut().zip(chunk) {
+        let Some(Prepared::Ready(share)) = slot else { continue };
+        match waiting.take() {
+            None => waiting = Some((share, session)),
+            Some((first, first_session)) => {
+                let (a, b) = CoinbasePrefix::txid_pair(
+                    (
+                        first.coinbase_prefix(extranonce1(first_session)),
+                        first.extranonce2(),
+                        &first.entry.job.coinb2,
+                    ),
+                    (
+                        share.coinbase_prefix(extranonce1(session)),
+                        share.extranonce2(),
+                        &share.entry.job.coinb2,
+                    ),
+                );
+                first.coinbase_txid = a;
+                share.coinbase_txid = b;
+            }
+        }
+    }
+    if let Some((last, session)) = waiting {
+        last.coinbase_txid = last
+            .coinbase_prefix(extranonce1(session))
+            .txid(last.extranonce2(), &last.entry.job.coinb2);
     }
 }
 

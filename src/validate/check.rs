@@ -17,6 +17,7 @@ use super::duplicates::Remembered;
 use super::job::{JobEntry, JobLookup, JobRegistry, PreparedJob};
 use super::session::{DifficultyEpoch, Session, SessionJob};
 use super::verdict::{BlockSolution, Outcome, Reason, Verdict};
+use crate::chain::coinbase::CoinbasePrefix;
 use crate::chain::header::roll_version;
 use crate::chain::{Algorithm, Hash256, coinbase, merkle};
 use crate::error::Error;
@@ -191,6 +192,23 @@ impl Validator {
 
     /// Steps 1–6 up to the coinbase txid: the merkle fold, header and hash remain.
     pub(crate) fn prepare(&self, session: &Session, submit: &Submit) -> Prepared {
+        let mut prepared = self.prepare_before_coinbase_hash(session, submit);
+        if let Prepared::Ready(share) = &mut prepared {
+            let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
+            share.coinbase_txid = share
+                .coinbase_prefix(extranonce1)
+                .txid(share.extranonce2(), &share.entry.job.coinb2);
+        }
+        prepared
+    }
+
+    /// Steps 1–6 but the coinbase hash: a ready share's `coinbase_txid` is left zero, for
+    /// the caller to fill (a batch hashes the coinbases of two shares in step).
+    pub(crate) fn prepare_before_coinbase_hash(
+        &self,
+        session: &Session,
+        submit: &Submit,
+    ) -> Prepared {
         use Prepared::Final;
         let reject = |r| Final(Verdict::rejected(r));
 
@@ -199,9 +217,9 @@ impl Validator {
             return reject(Reason::Malformed);
         }
         // 2. Session state.
-        let Some(extranonce1) = session.extranonce1.as_deref() else {
+        if session.extranonce1.is_none() {
             return reject(Reason::NotSubscribed);
-        };
+        }
         // 3. Job. A rejection a share could still carry an aux block past (stale, a bad
         // ntime) is held back while the job has aux work: the share is hashed for it.
         let mut held_back = None;
@@ -255,8 +273,6 @@ impl Validator {
             return reject(Reason::Malformed);
         }
         let session_job = session.job_state(&entry);
-        let prefix = session_job.prefix(&job.coinb1, extranonce1);
-        let coinbase_txid = prefix.txid(&extranonce2[..en2_len], &job.coinb2);
         let mut header = [0u8; 80];
         header[0..4].copy_from_slice(&version.to_le_bytes());
         header[4..36].copy_from_slice(&job.prevhash.0);
@@ -266,7 +282,7 @@ impl Validator {
         Prepared::Ready(ReadyShare {
             entry,
             session_job,
-            coinbase_txid,
+            coinbase_txid: [0; 32],
             header,
             extranonce2,
             extranonce2_len: en2_len,
@@ -339,6 +355,7 @@ impl Validator {
 pub(crate) struct ReadyShare {
     pub(crate) entry: Arc<JobEntry>,
     session_job: Arc<SessionJob>,
+    /// Set by `prepare`, or by the batch after `prepare_before_coinbase_hash`.
     pub(crate) coinbase_txid: [u8; 32],
     pub(crate) header: [u8; 80],
     extranonce2: [u8; MAX_EXTRANONCE2],
@@ -348,6 +365,18 @@ pub(crate) struct ReadyShare {
 }
 
 impl ReadyShare {
+    /// The coinbase midstate of this share's job and connection (computed once per both).
+    #[inline]
+    pub(crate) fn coinbase_prefix(&self, extranonce1: &[u8]) -> &CoinbasePrefix {
+        self.session_job.prefix(&self.entry.job.coinb1, extranonce1)
+    }
+
+    /// The share's extranonce2 bytes.
+    #[inline]
+    pub(crate) fn extranonce2(&self) -> &[u8] {
+        &self.extranonce2[..self.extranonce2_len]
+    }
+
     /// Puts the folded merkle root into the header.
     #[inline]
     pub(crate) fn complete_header(&mut self, merkle_root: &[u8; 32]) {

@@ -329,6 +329,78 @@ pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[
     }
 }
 
+/// The most blocks (padding included) a message may have after its midstate for
+/// [`sha256d_resume_pair`] to hash it in step with another: 16 (up to 1015 bytes). Longer
+/// ones are hashed one stream each.
+const RESUME_PAIR_BLOCKS: usize = 16;
+
+/// A message's last blocks after a midstate, padded: `parts` concatenated, `0x80`, zeros,
+/// the bit length of the whole message. `None` if they need more than the buffer holds.
+fn padded_tail(
+    midstate: &Midstate,
+    parts: [&[u8]; 3],
+    buffer: &mut [[u8; 64]; RESUME_PAIR_BLOCKS],
+) -> Option<usize> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let blocks = (len + 9).div_ceil(64);
+    if blocks > RESUME_PAIR_BLOCKS {
+        return None;
+    }
+    let bytes = buffer[..blocks].as_flattened_mut();
+    let mut at = 0;
+    for part in parts {
+        bytes[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    bytes[at] = 0x80;
+    bytes[at + 1..blocks * 64 - 8].fill(0);
+    let bit_len = (midstate.blocks * 64 + len as u64).wrapping_mul(8);
+    bytes[blocks * 64 - 8..].copy_from_slice(&bit_len.to_be_bytes());
+    Some(blocks)
+}
+
+/// SHA-256d (internal byte order) of two messages, each given as a midstate and the
+/// parts that follow it (concatenated): two coinbases of one batch. Where the path
+/// interleaves streams and the two tails have as many blocks (coinbases of one job do),
+/// they are hashed in step; otherwise one after the other. Both midstates must be on the
+/// same path.
+pub fn sha256d_resume_pair(
+    first: (&Midstate, [&[u8]; 3]),
+    second: (&Midstate, [&[u8]; 3]),
+) -> ([u8; 32], [u8; 32]) {
+    let one = |(midstate, parts): (&Midstate, [&[u8]; 3])| {
+        let mut h = midstate.resume();
+        for part in parts {
+            h.update(part);
+        }
+        h.finalize_double()
+    };
+    match first.0.path.kernel() {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Sha256Kernel::ShaNi if second.0.path == first.0.path => {
+            let mut buffers = [[[0u8; 64]; RESUME_PAIR_BLOCKS]; 2];
+            let [buffer0, buffer1] = &mut buffers;
+            match (padded_tail(first.0, first.1, buffer0), padded_tail(second.0, second.1, buffer1))
+            {
+                (Some(n0), Some(n1)) if n0 == n1 => {
+                    // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+                    let (a, b) = unsafe {
+                        x86_shani::sha256d_resume_x2(
+                            &first.0.state,
+                            &buffer0[..n0],
+                            &second.0.state,
+                            &buffer1[..n1],
+                        )
+                    };
+                    (state_to_bytes(&a), state_to_bytes(&b))
+                }
+                _ => (one(first), one(second)),
+            }
+        }
+        _ => (one(first), one(second)),
+    }
+}
+
 /// Hashes two headers at once where the path interleaves streams.
 #[inline]
 fn sha256d_header_pair(path: Sha256Path, h0: &[u8; 80], h1: &[u8; 80]) -> ([u8; 32], [u8; 32]) {

@@ -262,6 +262,25 @@ fn hash_digest_x2(d0: &[u32; 8], d1: &[u32; 8]) -> ([u32; 8], [u32; 8]) {
     (o0, o1)
 }
 
+/// SHA-256d of two messages at once, each resumed from its midstate `state` over its
+/// last blocks (padding included). The two must have as many blocks (`zip` stops at the
+/// shorter; the caller checks).
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn sha256d_resume_x2(
+    state0: &[u32; 8],
+    blocks0: &[[u8; 64]],
+    state1: &[u32; 8],
+    blocks1: &[[u8; 64]],
+) -> ([u32; 8], [u32; 8]) {
+    clean_upper_state();
+    let (mut s0, mut s1) = (load_state(state0), load_state(state1));
+    for (b0, b1) in blocks0.iter().zip(blocks1) {
+        compress_vectors_x2(&mut s0, load_block_bytes(b0), &mut s1, load_block_bytes(b1));
+    }
+    finish_double_x2(s0, s1)
+}
+
 /// SHA-256d of two 64-byte messages at once.
 #[inline(never)]
 #[target_feature(enable = "sha,sse4.1")]

@@ -101,7 +101,7 @@ impl Sha256Path {
         match self.0 {
             Sha256Kernel::Portable => 1,
             Sha256Kernel::Avx2x8 => 8,
-            Sha256Kernel::ShaNi => 2,
+            Sha256Kernel::ShaNi => 4,
         }
     }
 

@@ -448,7 +448,7 @@ pub fn fold_branch_pair(
 
 /// Folds the stratum merkle branches of a group of shares, replacing each leaf (the
 /// coinbase txid) by its root. The branches must have equal length (shares of one job
-/// do); the group is hashed in the path's lanes (8 AVX2 lanes, 2 SHA-NI streams).
+/// do); the group is hashed in the path's lanes (8 AVX2 lanes, 4 or 2 SHA-NI streams).
 pub fn fold_branch_group(path: Sha256Path, items: &mut [([u8; 32], &[[u8; 32]])]) {
     let Some(depth) = items.first().map(|(_, b)| b.len()) else { return };
     assert!(items.iter().all(|(_, b)| b.len() == depth), "branches of equal length");
@@ -466,6 +466,20 @@ pub fn fold_branch_group(path: Sha256Path, items: &mut [([u8; 32], &[[u8; 32]])]
                     item.0 = root;
                 }
             }
+        }
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        Sha256Kernel::ShaNi if items.len() >= 4 => {
+            let mut quads = items.chunks_exact_mut(4);
+            for quad in &mut quads {
+                let leaves = [&quad[0].0, &quad[1].0, &quad[2].0, &quad[3].0];
+                let branches = [quad[0].1, quad[1].1, quad[2].1, quad[3].1];
+                // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+                let roots = unsafe { x86_shani::fold_branch_x4(leaves, branches) };
+                for (item, root) in quad.iter_mut().zip(roots) {
+                    item.0 = root;
+                }
+            }
+            fold_branch_group(path, quads.into_remainder());
         }
         _ => {
             let mut pairs = items.chunks_exact_mut(2);

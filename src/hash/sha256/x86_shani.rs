@@ -43,13 +43,20 @@ fn load_state(state: &[u32; 8]) -> ShaState {
     ShaState { abef: _mm_alignr_epi8(cdab, efgh, 8), cdgh: _mm_blend_epi16(efgh, cdab, 0xF0) }
 }
 
+/// The state as two vectors of words in order (a, b, c, d) and (e, f, g, h): the digest's
+/// words, as the first half of a message block that starts with it.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn state_words(s: ShaState) -> [__m128i; 2] {
+    let feba = _mm_shuffle_epi32(s.abef, 0x1B);
+    let dchg = _mm_shuffle_epi32(s.cdgh, 0xB1);
+    [_mm_blend_epi16(feba, dchg, 0xF0), _mm_alignr_epi8(dchg, feba, 8)]
+}
+
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
 fn store_state(s: ShaState, state: &mut [u32; 8]) {
-    let feba = _mm_shuffle_epi32(s.abef, 0x1B);
-    let dchg = _mm_shuffle_epi32(s.cdgh, 0xB1);
-    let dcba = _mm_blend_epi16(feba, dchg, 0xF0);
-    let hgef = _mm_alignr_epi8(dchg, feba, 8);
+    let [dcba, hgef] = state_words(s);
     // SAFETY: `state` is 32 writable bytes; unaligned stores have no alignment requirement.
     unsafe {
         let p = state.as_mut_ptr().cast::<__m128i>();
@@ -306,6 +313,109 @@ pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32
     let (t0, t1) = (super::header_tail_words(h0), super::header_tail_words(h1));
     compress_vectors_x2(&mut s0, load_block_words(&t0), &mut s1, load_block_words(&t1));
     finish_double_x2(s0, s1)
+}
+
+/// `N` independent blocks in step. Two streams leave the round instruction's pipeline
+/// half idle on Zen 3 (about 38 ns a compression against 31 ns with three or four, in a
+/// chained micro-benchmark); four keep it full, with some state spilled to the stack
+/// (sixteen xmm registers).
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn compress_vectors_n<const N: usize>(s: &mut [ShaState; N], mut w: [[__m128i; 4]; N]) {
+    let saved = *s;
+    for i in 0..4 {
+        for (state, words) in s.iter_mut().zip(&w) {
+            rounds4(state, words[i], i);
+        }
+    }
+    for i in 4..16 {
+        for (state, words) in s.iter_mut().zip(w.iter_mut()) {
+            let n = next_words(
+                words[i % 4],
+                words[(i + 1) % 4],
+                words[(i + 2) % 4],
+                words[(i + 3) % 4],
+            );
+            words[i % 4] = n;
+            rounds4(state, n, i);
+        }
+    }
+    for (state, saved) in s.iter_mut().zip(saved) {
+        add_saved(state, saved);
+    }
+}
+
+/// Swaps the bytes of each 32-bit word: big-endian bytes to words and back.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn swap_word_bytes(v: __m128i) -> __m128i {
+    _mm_shuffle_epi8(v, _mm_set_epi64x(0x0C0D_0E0F_0809_0A0B, 0x0405_0607_0001_0203))
+}
+
+/// 32 bytes as two vectors of big-endian words.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn load_words_32(bytes: &[u8; 32]) -> [__m128i; 2] {
+    let p = bytes.as_ptr().cast::<__m128i>();
+    // SAFETY: `bytes` is 32 readable bytes: two unaligned 16-byte loads.
+    unsafe { [swap_word_bytes(_mm_loadu_si128(p)), swap_word_bytes(_mm_loadu_si128(p.add(1)))] }
+}
+
+/// Folds four stratum merkle branches of equal length at once (`root = sha256d(root ‖ b)`
+/// for each entry), the four streams in step. The running roots stay in registers as
+/// message words from one step to the next.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn fold_branch_x4(leaves: [&[u8; 32]; 4], branches: [&[[u8; 32]]; 4]) -> [[u8; 32]; 4] {
+    clean_upper_state();
+    // The second hash's block after the 32-byte digest: 0x80, zeros, bit length 256.
+    let digest_padding =
+        [_mm_set_epi32(0, 0, 0, 0x8000_0000u32 as i32), _mm_set_epi32(256, 0, 0, 0)];
+    let initial = load_state(&super::H0);
+    let mut roots: [[__m128i; 2]; 4] = core::array::from_fn(|l| load_words_32(leaves[l]));
+    let depth = branches.iter().map(|b| b.len()).min().unwrap_or(0);
+    for step in 0..depth {
+        // First hash: root ‖ branch entry, then the constant padding block.
+        let mut s = [initial; 4];
+        compress_vectors_n(
+            &mut s,
+            core::array::from_fn(|l| {
+                let [b0, b1] = load_words_32(&branches[l][step]);
+                [roots[l][0], roots[l][1], b0, b1]
+            }),
+        );
+        let saved = s;
+        for i in 0..16 {
+            // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word table.
+            let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
+            for state in s.iter_mut() {
+                rounds4_with_k(state, wk);
+            }
+        }
+        for (state, saved) in s.iter_mut().zip(saved) {
+            add_saved(state, saved);
+        }
+        // Second hash: the digest, padded.
+        let mut second = [initial; 4];
+        compress_vectors_n(
+            &mut second,
+            core::array::from_fn(|l| {
+                let [d0, d1] = state_words(s[l]);
+                [d0, d1, digest_padding[0], digest_padding[1]]
+            }),
+        );
+        roots = core::array::from_fn(|l| state_words(second[l]));
+    }
+    core::array::from_fn(|l| {
+        let mut out = [0u8; 32];
+        let p = out.as_mut_ptr().cast::<__m128i>();
+        // SAFETY: `out` is 32 writable bytes: two unaligned 16-byte stores.
+        unsafe {
+            _mm_storeu_si128(p, swap_word_bytes(roots[l][0]));
+            _mm_storeu_si128(p.add(1), swap_word_bytes(roots[l][1]));
+        }
+        out
+    })
 }
 
 /// Folds two stratum merkle branches of equal length at once (`root = sha256d(root ‖ b)`).

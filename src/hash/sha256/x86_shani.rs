@@ -374,13 +374,13 @@ pub(crate) fn fold_branch_x4(leaves: [&[u8; 32]; 4], branches: [&[[u8; 32]]; 4])
     let initial = load_state(&super::H0);
     let mut roots: [[__m128i; 2]; 4] = core::array::from_fn(|l| load_words_32(leaves[l]));
     let depth = branches.iter().map(|b| b.len()).min().unwrap_or(0);
-    for step in 0..depth {
+    for entries in (0..depth).map(|step| branches.map(|branch| &branch[step])) {
         // First hash: root ‖ branch entry, then the constant padding block.
         let mut s = [initial; 4];
         compress_vectors_n(
             &mut s,
             core::array::from_fn(|l| {
-                let [b0, b1] = load_words_32(&branches[l][step]);
+                let [b0, b1] = load_words_32(entries[l]);
                 [roots[l][0], roots[l][1], b0, b1]
             }),
         );

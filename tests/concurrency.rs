@@ -164,3 +164,83 @@ fn scrypt_batch_equals_sequential() {
     assert_eq!(batch[23].reason(), Some(Reason::JobNotFound));
     assert!(batch[..21].iter().all(|v| v.is_valid()));
 }
+
+/// A batch mixing two jobs (a real 13-entry branch, and a 2-entry one whose coinbase
+/// needs fewer blocks) and two connections with extranonce1 of 4 and 8 bytes,
+/// interleaved, with refused shares among them: every share's hash is what the
+/// independent builder (sha2) computes, and the batch answers what sequential checks do.
+/// Neighbouring shares differ in job or connection, so the paired coinbase hashing meets
+/// pairs of unequal block counts, and the branch folds change depth within a chunk.
+#[test]
+fn a_batch_of_mixed_jobs_and_connections_hashes_every_share_right() {
+    let vector = common::vectors("stratum_share")
+        .into_iter()
+        .find(|v| common::name(v).starts_with("ESP-Miner nonce diff check #2"))
+        .expect("the ESP-Miner vector");
+    let mut long = TestJob::from_params(&vector["inputs"]["notify_params"]);
+    long.id = "long".into();
+    let short = TestJob::new("short");
+    let extranonces = ["0a0b0c0d", "0102030405060708"];
+    let build = || {
+        let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+        let sessions = extranonces.map(|en1| {
+            let mut session = validator.new_session();
+            session.set_extranonce(hex::decode(en1).unwrap(), 4).unwrap();
+            validator.set_difficulty(&mut session, 1e-30).unwrap();
+            session
+        });
+        for job in [&long, &short] {
+            let notify: Value = serde_json::from_str(&job.notify(false)).unwrap();
+            validator.notify(Notify::from_params(&notify["params"]).unwrap()).unwrap();
+        }
+        (validator, sessions)
+    };
+    // (job, connection, submit); every 7th malformed, every 11th for a job long gone.
+    let shares: Vec<(&TestJob, usize, Submit)> = (0..75u32)
+        .map(|i| {
+            let job = if i % 2 == 0 { &long } else { &short };
+            let connection = usize::from(i % 3 == 0);
+            let nonce = i.wrapping_mul(0x9e37_79b9);
+            let mut submit =
+                Submit::from_params(&job.submit_params(&format!("{i:08x}"), nonce)).unwrap();
+            if i % 7 == 6 {
+                submit.nonce = "zz".into();
+            } else if i % 11 == 10 {
+                submit.job_id = "gone".into();
+            }
+            (job, connection, submit)
+        })
+        .collect();
+
+    let (validator, sessions) = build();
+    let items: Vec<(&Session, &Submit)> =
+        shares.iter().map(|(_, c, submit)| (&sessions[*c], submit)).collect();
+    let batch = validator.check_batch(&items);
+    let mut hashed = 0;
+    for (i, ((job, connection, submit), verdict)) in shares.iter().zip(&batch).enumerate() {
+        if submit.nonce == "zz" {
+            assert_eq!(verdict.reason(), Some(Reason::Malformed), "share {i}");
+        } else if submit.job_id == "gone" {
+            assert_eq!(verdict.reason(), Some(Reason::JobNotFound), "share {i}");
+        } else {
+            let nonce = u32::from_str_radix(&submit.nonce, 16).unwrap();
+            let header = job.header(
+                extranonces[*connection],
+                &submit.extranonce2,
+                job.ntime,
+                nonce,
+                job.version,
+            );
+            let expected = common::miner::sha256d(&header);
+            assert!(verdict.is_valid(), "share {i}: {:?}", verdict.reason());
+            assert_eq!(verdict.pow_hash.map(|h| h.0), Some(expected), "share {i}");
+            hashed += 1;
+        }
+    }
+    assert!(hashed > 50, "{hashed} shares hashed");
+
+    let (validator, sessions) = build();
+    let sequential: Vec<_> =
+        shares.iter().map(|(_, c, submit)| validator.check(&sessions[*c], submit)).collect();
+    assert_eq!(batch, sequential);
+}

@@ -247,9 +247,10 @@ fn scrypt_batches_match_scrypt_crate_on_every_path() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Two coinbases resumed from their midstates and hashed in step, against sha2: tails
-    /// of equal and of different block counts (hashed one stream each), across the 55/56
-    /// padding edge, and longer than the paired buffer (16 blocks).
+    /// Two coinbases resumed from their midstates and hashed in step, against sha2: random
+    /// tails of equal and of different block counts (hashed one stream each), and longer
+    /// than the paired buffer (16 blocks). Every tail length is in
+    /// `paired_coinbase_hashes_at_every_tail_length`.
     #[test]
     fn paired_coinbase_hashes_match_sha2(
         prefixes in any::<([u8; 200], [u8; 200])>(),
@@ -276,6 +277,7 @@ proptest! {
             let (h0, h1) = sha256d_resume_pair(
                 (&mid0, [&prefix0[used0..], &extranonce2, &tail0]),
                 (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
+                &mut Default::default(),
             );
             prop_assert_eq!(h0, sha2_twice(&whole0), "{}", path);
             prop_assert_eq!(h1, sha2_twice(&whole1), "{}", path);
@@ -283,6 +285,7 @@ proptest! {
             let (a, b) = sha256d_resume_pair(
                 (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
                 (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
+                &mut Default::default(),
             );
             prop_assert_eq!(a, sha2_twice(&whole1), "{}", path);
             prop_assert_eq!(b, sha2_twice(&whole1), "{}", path);
@@ -327,7 +330,10 @@ proptest! {
     fn grouped_branch_folds_match_sha2(
         leaves in prop::collection::vec(any::<[u8; 32]>(), 0..11),
         branches in prop::collection::vec(prop::collection::vec(any::<[u8; 32]>(), 13), 11),
+        depth in prop_oneof![Just(13usize), 0usize..13],
     ) {
+        let branches: Vec<Vec<[u8; 32]>> =
+            branches.into_iter().map(|b| b[..depth].to_vec()).collect();
         use sharecheck::hash::sha256::fold_branch_group;
         let fold = |leaf: &[u8; 32], b: &[[u8; 32]]| {
             b.iter().fold(*leaf, |acc, x| sha2_twice(&[acc.as_slice(), x.as_slice()].concat()))
@@ -339,6 +345,40 @@ proptest! {
             fold_branch_group(path, &mut items);
             let roots: Vec<[u8; 32]> = items.iter().map(|(r, _)| *r).collect();
             prop_assert_eq!(&roots, &expected, "{}", path);
+        }
+    }
+}
+
+/// Every tail length from 0 to past the paired buffer (1015 bytes), so every padding edge
+/// (55, 56, 63, 64 bytes in the last block) and the buffer's limit: two different messages
+/// of equal block counts whose midstates cover 1 and 2 blocks, hashed in step, against
+/// sha2; and with the second midstate on another path (hashed one stream each).
+#[test]
+fn paired_coinbase_hashes_at_every_tail_length() {
+    use sharecheck::hash::sha256::sha256d_resume_pair;
+    let prefix0 = [0x11u8; 64];
+    let prefix1 = [0x22u8; 128];
+    for len in 0..=1030usize {
+        let tail0: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let tail1: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(7).wrapping_add(3)).collect();
+        let parts = |t: &[u8]| -> [Vec<u8>; 3] {
+            [t[..len / 3].to_vec(), t[len / 3..len / 2].to_vec(), t[len / 2..].to_vec()]
+        };
+        let (p0, p1) = (parts(&tail0), parts(&tail1));
+        let expected0 = sha2_twice(&[prefix0.as_slice(), &tail0].concat());
+        let expected1 = sha2_twice(&[prefix1.as_slice(), &tail1].concat());
+        for path in Sha256Path::supported() {
+            for other in [path, Sha256Path::PORTABLE] {
+                let (mid0, _) = Midstate::of_prefix_with(path, &prefix0);
+                let (mid1, _) = Midstate::of_prefix_with(other, &prefix1);
+                let (h0, h1) = sha256d_resume_pair(
+                    (&mid0, [&p0[0], &p0[1], &p0[2]]),
+                    (&mid1, [&p1[0], &p1[1], &p1[2]]),
+                    &mut Default::default(),
+                );
+                assert_eq!(h0, expected0, "{path}/{other}, tail of {len}");
+                assert_eq!(h1, expected1, "{path}/{other}, tail of {len}");
+            }
         }
     }
 }

@@ -28,7 +28,8 @@ pub(crate) enum Sha256Kernel {
     Portable,
     /// Portable for one stream; batches 8 at a time in AVX2 lanes (CPUs without SHA-NI).
     Avx2x8,
-    /// x86 SHA extensions (SHA-NI); batches as two interleaved streams.
+    /// x86 SHA extensions (SHA-NI); batches as interleaved streams (merkle folds four,
+    /// headers and coinbases two).
     ShaNi,
 }
 
@@ -96,7 +97,7 @@ impl Sha256Path {
             .collect()
     }
 
-    /// Independent messages a batch kernel of this path hashes together.
+    /// Independent merkle branches a batch kernel of this path folds together.
     pub fn batch_width(self) -> usize {
         match self.0 {
             Sha256Kernel::Portable => 1,

@@ -9,6 +9,7 @@ use super::session::Session;
 use super::verdict::Verdict;
 use crate::chain::Algorithm;
 use crate::chain::coinbase::CoinbasePrefix;
+use crate::hash::sha256::ResumePairBuffers;
 use crate::hash::{self, Platform, Sha256Path, sha256};
 use crate::stratum::Submit;
 
@@ -116,6 +117,7 @@ fn hash_coinbases(prepared: &mut [Option<Prepared>], chunk: &[(&Session, &Submit
     fn extranonce1(session: &Session) -> &[u8] {
         session.extranonce1().unwrap_or_default()
     }
+    let mut buffers = ResumePairBuffers::default();
     let mut waiting: Option<(&mut ReadyShare, &Session)> = None;
     for (slot, (session, _)) in prepared.iter_mut().zip(chunk) {
         let Some(Prepared::Ready(share)) = slot else { continue };
@@ -133,6 +135,7 @@ fn hash_coinbases(prepared: &mut [Option<Prepared>], chunk: &[(&Session, &Submit
                         share.extranonce2(),
                         &share.entry.job.coinb2,
                     ),
+                    &mut buffers,
                 );
                 first.coinbase_txid = a;
                 share.coinbase_txid = b;
@@ -155,6 +158,8 @@ fn fold_group(path: Sha256Path, group: &mut [Option<&mut ReadyShare>]) {
     {
         let mut items: [([u8; 32], &[[u8; 32]]); GROUP] = [([0u8; 32], &[]); GROUP];
         for (item, share) in items.iter_mut().zip(group.iter().flatten()) {
+            // Filled by `hash_coinbases` (a zero txid is one chance in 2^256).
+            debug_assert_ne!(share.coinbase_txid, [0; 32], "coinbase hashed before the fold");
             *item = (share.coinbase_txid, &share.entry.job.branch);
         }
         sha256::fold_branch_group(path, &mut items[..group.len()]);

@@ -359,14 +359,25 @@ fn padded_tail(
     Some(blocks)
 }
 
+/// Room for the last blocks of the two messages [`sha256d_resume_pair`] hashes in step
+/// (2 KiB): made once for many pairs, so no pair pays for zeroing it.
+pub struct ResumePairBuffers([[[u8; 64]; RESUME_PAIR_BLOCKS]; 2]);
+
+impl Default for ResumePairBuffers {
+    fn default() -> Self {
+        ResumePairBuffers([[[0; 64]; RESUME_PAIR_BLOCKS]; 2])
+    }
+}
+
 /// SHA-256d (internal byte order) of two messages, each given as a midstate and the
 /// parts that follow it (concatenated): two coinbases of one batch. Where the path
-/// interleaves streams and the two tails have as many blocks (coinbases of one job do),
-/// they are hashed in step; otherwise one after the other. Both midstates must be on the
-/// same path.
+/// interleaves streams, both midstates are on it and the two tails have as many blocks
+/// (coinbases of one job and connection do), they are hashed in step in `buffers`;
+/// otherwise one after the other.
 pub fn sha256d_resume_pair(
     first: (&Midstate, [&[u8]; 3]),
     second: (&Midstate, [&[u8]; 3]),
+    buffers: &mut ResumePairBuffers,
 ) -> ([u8; 32], [u8; 32]) {
     let one = |(midstate, parts): (&Midstate, [&[u8]; 3])| {
         let mut h = midstate.resume();
@@ -378,8 +389,7 @@ pub fn sha256d_resume_pair(
     match first.0.path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         Sha256Kernel::ShaNi if second.0.path == first.0.path => {
-            let mut buffers = [[[0u8; 64]; RESUME_PAIR_BLOCKS]; 2];
-            let [buffer0, buffer1] = &mut buffers;
+            let [buffer0, buffer1] = &mut buffers.0;
             match (padded_tail(first.0, first.1, buffer0), padded_tail(second.0, second.1, buffer1))
             {
                 (Some(n0), Some(n1)) if n0 == n1 => {

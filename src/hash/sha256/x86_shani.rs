@@ -280,6 +280,7 @@ pub(crate) fn sha256d_resume_x2(
     state1: &[u32; 8],
     blocks1: &[[u8; 64]],
 ) -> ([u32; 8], [u32; 8]) {
+    debug_assert_eq!(blocks0.len(), blocks1.len());
     clean_upper_state();
     let (mut s0, mut s1) = (load_state(state0), load_state(state1));
     for (b0, b1) in blocks0.iter().zip(blocks1) {
@@ -315,10 +316,12 @@ pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32
     finish_double_x2(s0, s1)
 }
 
-/// `N` independent blocks in step. Two streams leave the round instruction's pipeline
-/// half idle on Zen 3 (about 38 ns a compression against 31 ns with three or four, in a
-/// chained micro-benchmark); four keep it full, with some state spilled to the stack
-/// (sixteen xmm registers).
+/// `N` independent blocks in step. Two streams leave the round unit idle part of the
+/// time on Zen 3: in a chained micro-benchmark (each stream's next block depends on its
+/// last state) one compression took about 62 ns of one stream's time alone, 38 ns per
+/// stream with two in step, 31–32 ns with three or four. Four streams keep about 32
+/// vectors live against sixteen xmm registers: some spill to the stack, off the rounds'
+/// dependency chain.
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
 fn compress_vectors_n<const N: usize>(s: &mut [ShaState; N], mut w: [[__m128i; 4]; N]) {
@@ -373,7 +376,8 @@ pub(crate) fn fold_branch_x4(leaves: [&[u8; 32]; 4], branches: [&[[u8; 32]]; 4])
         [_mm_set_epi32(0, 0, 0, 0x8000_0000u32 as i32), _mm_set_epi32(256, 0, 0, 0)];
     let initial = load_state(&super::H0);
     let mut roots: [[__m128i; 2]; 4] = core::array::from_fn(|l| load_words_32(leaves[l]));
-    let depth = branches.iter().map(|b| b.len()).min().unwrap_or(0);
+    let depth = branches[0].len();
+    debug_assert!(branches.iter().all(|b| b.len() == depth), "branches of equal length");
     for entries in (0..depth).map(|step| branches.map(|branch| &branch[step])) {
         // First hash: root ‖ branch entry, then the constant padding block.
         let mut s = [initial; 4];

@@ -204,6 +204,8 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
     // The one-at-a-time checks run on this thread: its scratchpad too.
     black_box(hash::scrypt_header(&scrypt_headers[0]));
     let mut rounds = 0;
+    #[cfg(feature = "sri")]
+    let mut sri_failure = None;
     // The first round runs whatever the time (every figure needs one); a later one only
     // if the time left covers what the last round ran over.
     while rounds < ROUNDS && (rounds == 0 || time.another_round_fits()) {
@@ -217,8 +219,18 @@ pub fn run(args: &BenchArgs) -> Result<i32, Failure> {
         figures[7].push(time.measure(|until| rate(&pool, until, &ours_scrypt_single)));
         figures[8].push(time.measure(|until| sequential_rate(&sequential_scrypt, until)));
         #[cfg(feature = "sri")]
-        figures[9].push(time.measure(|until| sri_rate(&mut sri, until)));
+        figures[9].push(time.measure(|until| match sri_rate(&mut sri, until) {
+            Ok(rate) => rate,
+            Err(failure) => {
+                sri_failure = Some(failure);
+                f64::NAN
+            }
+        }));
         rounds += 1;
+    }
+    #[cfg(feature = "sri")]
+    if let Some(failure) = sri_failure {
+        return Err(failure);
     }
     let m: Vec<f64> = figures.into_iter().map(median).collect();
     let sri_median = m.get(9).copied();
@@ -343,18 +355,24 @@ fn sequential_rate(workload: &ShareWorkload, until: Instant) -> f64 {
 /// SRI's `validate_share` one share at a time on this thread until `until` (one pass at
 /// least), refreshed before each pass as `sequential_rate` refreshes ours.
 #[cfg(feature = "sri")]
-fn sri_rate(channel: &mut sharecheck::bench::sri::SriChannel, until: Instant) -> f64 {
+fn sri_rate(
+    channel: &mut sharecheck::bench::sri::SriChannel,
+    until: Instant,
+) -> Result<f64, Failure> {
     let started = Instant::now();
     let mut done = 0u64;
     loop {
-        channel.refresh().expect("a refresh replays steps the setup took"); // invariant: see message
+        channel.refresh().map_err(|e| Failure { message: e.to_string(), status: 1 })?;
         // Every share must be accepted: a refusal returns early and would flatter SRI.
         let accepted = black_box(channel.validate_all());
-        assert_eq!(accepted, channel.len(), "SRI refused a bench share");
+        if accepted != channel.len() {
+            let message = format!("SRI refused {} of the bench's shares", channel.len() - accepted);
+            return Err(Failure { message, status: 1 });
+        }
         done += channel.len() as u64;
         if Instant::now() >= until {
             break;
         }
     }
-    done as f64 / started.elapsed().as_secs_f64()
+    Ok(done as f64 / started.elapsed().as_secs_f64())
 }

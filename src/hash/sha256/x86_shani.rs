@@ -208,41 +208,28 @@ pub(crate) fn sha256d_header(header: &[u8; 80]) -> [u32; 8] {
 /// second stream fills the pipeline for nearly free.
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
-fn compress_vectors_x2(
-    s0: &mut ShaState,
-    mut w0: [__m128i; 4],
-    s1: &mut ShaState,
-    mut w1: [__m128i; 4],
-) {
-    let (saved0, saved1) = (*s0, *s1);
-    for i in 0..4 {
-        rounds4(s0, w0[i], i);
-        rounds4(s1, w1[i], i);
-    }
-    for i in 4..16 {
-        let n0 = next_words(w0[i % 4], w0[(i + 1) % 4], w0[(i + 2) % 4], w0[(i + 3) % 4]);
-        let n1 = next_words(w1[i % 4], w1[(i + 1) % 4], w1[(i + 2) % 4], w1[(i + 3) % 4]);
-        w0[i % 4] = n0;
-        w1[i % 4] = n1;
-        rounds4(s0, n0, i);
-        rounds4(s1, n1, i);
-    }
-    add_saved(s0, saved0);
-    add_saved(s1, saved1);
+fn compress_vectors_x2(s0: &mut ShaState, w0: [__m128i; 4], s1: &mut ShaState, w1: [__m128i; 4]) {
+    let mut s = [*s0, *s1];
+    compress_vectors_n(&mut s, [w0, w1]);
+    [*s0, *s1] = s;
 }
 
+/// The constant padding block of a 64-byte message for `N` streams in step, from its
+/// precomputed schedule.
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
-fn compress_padding_64_x2(s0: &mut ShaState, s1: &mut ShaState) {
-    let (saved0, saved1) = (*s0, *s1);
+fn compress_padding_64_n<const N: usize>(s: &mut [ShaState; N]) {
+    let saved = *s;
     for i in 0..16 {
         // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word table.
         let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
-        rounds4_with_k(s0, wk);
-        rounds4_with_k(s1, wk);
+        for state in s.iter_mut() {
+            rounds4_with_k(state, wk);
+        }
     }
-    add_saved(s0, saved0);
-    add_saved(s1, saved1);
+    for (state, saved) in s.iter_mut().zip(saved) {
+        add_saved(state, saved);
+    }
 }
 
 /// The second SHA-256 of two SHA-256d computations, from their first-hash states.
@@ -297,7 +284,9 @@ pub(crate) fn sha256d_64_x2(m0: &[u8; 64], m1: &[u8; 64]) -> ([u32; 8], [u32; 8]
     let mut s0 = load_state(&super::H0);
     let mut s1 = s0;
     compress_vectors_x2(&mut s0, load_block_bytes(m0), &mut s1, load_block_bytes(m1));
-    compress_padding_64_x2(&mut s0, &mut s1);
+    let mut s = [s0, s1];
+    compress_padding_64_n(&mut s);
+    let [s0, s1] = s;
     finish_double_x2(s0, s1)
 }
 
@@ -317,7 +306,7 @@ pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32
 }
 
 /// `N` independent blocks in step. Two streams leave the round unit idle part of the
-/// time on Zen 3: in a chained micro-benchmark (each stream's next block depends on its
+/// time on Zen 3: in a scratch micro-benchmark (not kept; each stream's next block depends on its
 /// last state) one compression took about 62 ns of one stream's time alone, 38 ns per
 /// stream with two in step, 31–32 ns with three or four. Four streams keep about 32
 /// vectors live against sixteen xmm registers: some spill to the stack, off the rounds'
@@ -388,17 +377,7 @@ pub(crate) fn fold_branch_x4(leaves: [&[u8; 32]; 4], branches: [&[[u8; 32]]; 4])
                 [roots[l][0], roots[l][1], b0, b1]
             }),
         );
-        let saved = s;
-        for i in 0..16 {
-            // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word table.
-            let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
-            for state in s.iter_mut() {
-                rounds4_with_k(state, wk);
-            }
-        }
-        for (state, saved) in s.iter_mut().zip(saved) {
-            add_saved(state, saved);
-        }
+        compress_padding_64_n(&mut s);
         // Second hash: the digest, padded.
         let mut second = [initial; 4];
         compress_vectors_n(

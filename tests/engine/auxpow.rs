@@ -4,9 +4,9 @@
 //! `getExpectedIndex` on real chain data. Run on every kernel path by CI's environment
 //! overrides (the parent's scrypt hash).
 
-mod common;
+use crate::common;
 
-use common::{name, reversed, s, vectors};
+use crate::common::{name, reversed, s, vectors};
 use serde_json::Value;
 use sharecheck::chain::auxpow::{AuxBlock, AuxPow, CheckFailure, expected_index};
 use sharecheck::{Algorithm, Hash256};
@@ -211,7 +211,7 @@ fn parent_coinbase(commitment: &[u8], extranonce: u64) -> Vec<u8> {
 /// independent scrypt) until its PoW hash is at most 2^255: its header and the coinbase's
 /// branch.
 fn mine_parent(coinbase: &[u8]) -> ([u8; 80], Vec<[u8; 32]>) {
-    use common::miner::{branch_of_first, merkle_root, scrypt_pow, sha256d};
+    use crate::common::miner::{branch_of_first, merkle_root, scrypt_pow, sha256d};
     let mut leaves = vec![sha256d(coinbase)];
     leaves.extend((1u8..=3).map(|i| sha256d(&[i; 7])));
     let branch = branch_of_first(leaves);

@@ -6,13 +6,11 @@
 //! with its stratum code and never reaches the pool.
 #![cfg(feature = "server")]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::miner::{TestJob, target_for_easier_difficulty};
-use common::proxy::*;
+use crate::common::miner::{TestJob, target_for_easier_difficulty};
+use crate::common::proxy::*;
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;

@@ -2,9 +2,9 @@
 //! are mined with the independent builder (sha2 and the scrypt crate); an aux block's
 //! AuxPoW is read back and checked as Dogecoin checks it.
 
-mod common;
+use crate::common;
 
-use common::miner::{TestJob, scrypt_pow};
+use crate::common::miner::{TestJob, scrypt_pow};
 use num_bigint::BigUint;
 use sharecheck::chain::auxpow::{AuxPow, Commitment};
 use sharecheck::validate::{AuxWork, Outcome, Reason, Validator, ValidatorConfig};

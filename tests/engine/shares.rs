@@ -1,9 +1,7 @@
 //! Real shares from the vectors, end to end through `check`: same header, hash and share
 //! difficulty as their sources.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;
 use sharecheck::stratum::{ConfigureResult, Notify, SubscribeResult};

@@ -4,12 +4,10 @@
 //! independent builder. Vardiff raises a miner that sends shares too fast.
 #![cfg(feature = "server")]
 
-mod common;
-
 use std::time::Duration;
 
-use common::miner::{TestJob, target_for_easier_difficulty};
-use common::proxy::*;
+use crate::common::miner::{TestJob, target_for_easier_difficulty};
+use crate::common::proxy::*;
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;

@@ -1,9 +1,7 @@
 //! Property tests: every kernel against an independent implementation (the `sha2` and
 //! `scrypt` crates, `num-bigint`) on random inputs, on every CPU path this machine has.
 
-mod common;
-
-use common::miner;
+use crate::common::miner;
 use num_bigint::BigUint;
 use proptest::prelude::*;
 use sha2::Digest;

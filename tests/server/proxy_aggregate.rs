@@ -4,15 +4,13 @@
 //! proves the proxy's split hashes the same bytes as the pool.
 #![cfg(feature = "server")]
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::miner::{TestJob, target_for_easier_difficulty};
-use common::proxy::*;
+use crate::common::miner::{TestJob, target_for_easier_difficulty};
+use crate::common::proxy::*;
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;

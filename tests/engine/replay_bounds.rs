@@ -6,7 +6,7 @@ use sharecheck::Algorithm;
 use sharecheck::replay::{MAX_LINE_BYTES, Replayer};
 use sharecheck::validate::{Validator, ValidatorConfig};
 
-const BITAXE: &str = include_str!("../examples/sessions/public-pool-bitaxe-sha256d.jsonl");
+const BITAXE: &str = include_str!("../../examples/sessions/public-pool-bitaxe-sha256d.jsonl");
 
 /// A submit of the recorded share (valid once, a duplicate after) from `worker`.
 fn recorded_share_line(id: u32, worker: &str) -> String {

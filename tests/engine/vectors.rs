@@ -1,9 +1,7 @@
 //! Every real-chain vector of the hashing and difficulty core, asserted one by one with
 //! its name in the failure message. Source: shared/vectors (copied to tests/data/).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use sharecheck::chain::{coinbase, merkle};
 use sharecheck::hash::scrypt::reference::scrypt_kdf;
 use sharecheck::hash::{Platform, ScryptPath, ScryptScratch, Sha256Path, scrypt};

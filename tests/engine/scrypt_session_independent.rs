@@ -10,12 +10,10 @@
 //! `num-bigint`/`num-rational` targets. Then `sharecheck replay` must print the same PoW
 //! hash and the same verdict for each of them.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
 
-use common::miner::{
+use crate::common::miner::{
     build_header, merkle_root, nbits_target, scrypt_pool_diff1, scrypt_pow, share_target,
 };
 use num_bigint::BigUint;

@@ -1,11 +1,11 @@
 //! `check` from many threads: the same share is accepted exactly once; batches answer
 //! exactly what sequential checks answer (proptest).
 
-mod common;
+use crate::common;
 
 use std::sync::Barrier;
 
-use common::miner::{TestJob, target_for_easier_difficulty};
+use crate::common::miner::{TestJob, target_for_easier_difficulty};
 use num_bigint::BigUint;
 use proptest::prelude::*;
 use serde_json::Value;

@@ -2,9 +2,7 @@
 //! connection flooding a job spends only its own allowance, and a re-broadcast job keeps
 //! the shares it has seen. Shares are mined with the independent builder (tests/common).
 
-mod common;
-
-use common::miner::{TestJob, target_for_easier_difficulty};
+use crate::common::miner::{TestJob, target_for_easier_difficulty};
 use num_bigint::BigUint;
 use serde_json::Value;
 use sharecheck::Algorithm;

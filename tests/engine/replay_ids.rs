@@ -8,7 +8,7 @@ use sharecheck::Algorithm;
 use sharecheck::replay::{Disagreement, MAX_UNANSWERED_REQUESTS, ReplayReport, Replayer};
 use sharecheck::validate::{Validator, ValidatorConfig};
 
-const BITAXE: &str = include_str!("../examples/sessions/public-pool-bitaxe-sha256d.jsonl");
+const BITAXE: &str = include_str!("../../examples/sessions/public-pool-bitaxe-sha256d.jsonl");
 
 /// The recorded share (the pool's submit id replaced).
 const SHARE: &str = r#"["tb1qumezefzdeqqwn5zfvgdrhxjzc5ylr39uhuxcz4.bitaxe3", "1", "c7080000", "64b3f3ec", "ed460d91", "00002000"]"#;

@@ -1,6 +1,6 @@
 //! `sharecheck replay` on the bundled sessions and on bad input.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -4,9 +4,9 @@
 //! generated job is accepted by the engine.
 #![cfg(feature = "server")]
 
-mod common;
+use crate::common;
 
-use common::miner::{TestJob, target_for_easier_difficulty};
+use crate::common::miner::{TestJob, target_for_easier_difficulty};
 use num_bigint::BigUint;
 use sharecheck::Algorithm;
 use sharecheck::server::local_jobs::{BlockTemplate, LocalJobs, bip34_height};

@@ -2,9 +2,7 @@
 //! miner could send. Shares are mined with an independent builder (`sha2`, `num-bigint`;
 //! tests/common) so the expected verdict comes from construction, not from the crate.
 
-mod common;
-
-use common::miner::{TestJob, sha256d, target_for_easier_difficulty};
+use crate::common::miner::{TestJob, sha256d, target_for_easier_difficulty};
 use num_bigint::BigUint;
 use serde_json::json;
 use sharecheck::Algorithm;

@@ -22,12 +22,22 @@ pub fn parse_u32_be(what: &'static str, s: &str) -> Result<u32, Error> {
     })
 }
 
-/// 8 hex digits of a big-endian u32, else `None` (no allocation: the share check's form).
+/// 8 hex digits of a big-endian u32, else `None` (no allocation: the share check's form,
+/// one pass over the digits).
 pub fn parse_word(s: &str) -> Option<u32> {
-    if s.len() != 8 || !is_hex(s) {
-        return None;
-    }
-    u32::from_str_radix(s, 16).ok()
+    let digits: &[u8; 8] = s.as_bytes().try_into().ok()?;
+    digits.iter().try_fold(0u32, |word, &digit| Some(word << 4 | hex_digit_value(digit)?))
+}
+
+/// The value of one hex digit, either case.
+fn hex_digit_value(digit: u8) -> Option<u32> {
+    let value = match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        b'A'..=b'F' => digit - b'A' + 10,
+        _ => return None,
+    };
+    Some(u32::from(value))
 }
 
 /// Hex bytes of any length.
@@ -74,4 +84,42 @@ pub fn params_array<'a>(what: &'static str, params: &'a Value) -> Result<&'a [Va
         .as_array()
         .map(Vec::as_slice)
         .ok_or_else(|| Error::Malformed { what, reason: "params must be an array".into() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_word;
+    use proptest::prelude::*;
+
+    /// std's parser, behind the same 8-hex-digit rule (it alone also takes a `+` sign).
+    fn std_word(s: &str) -> Option<u32> {
+        let eight_hex_digits = s.len() == 8 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if eight_hex_digits { u32::from_str_radix(s, 16).ok() } else { None }
+    }
+
+    #[test]
+    fn words_at_the_edges() {
+        assert_eq!(parse_word("00000000"), Some(0));
+        assert_eq!(parse_word("ffffffff"), Some(u32::MAX));
+        assert_eq!(parse_word("FFFFFFFF"), Some(u32::MAX));
+        assert_eq!(parse_word("1a2B3c4D"), Some(0x1a2b_3c4d));
+        for refused in
+            ["", "0000000", "000000000", "+0000000", "0000000g", "0000 000", "00000\u{e9}0"]
+        {
+            assert_eq!(parse_word(refused), None, "{refused:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn words_parse_as_std_parses_them(s in "[0-9a-fA-FgG+ -]{6,10}") {
+            prop_assert_eq!(parse_word(&s), std_word(&s));
+        }
+
+        #[test]
+        fn every_word_parses_from_its_hex(word in any::<u32>()) {
+            prop_assert_eq!(parse_word(&format!("{word:08x}")), Some(word));
+            prop_assert_eq!(parse_word(&format!("{word:08X}")), Some(word));
+        }
+    }
 }

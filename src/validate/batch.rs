@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use super::check::{Evaluated, Prepared, ReadyShare, Validator};
+use super::check::{Evaluated, LookupMemo, Prepared, ReadyShare, Validator};
 use super::session::Session;
 use super::verdict::Verdict;
 use crate::chain::Algorithm;
@@ -27,33 +27,32 @@ impl Validator {
         // A small batch (a proxy's round) is cut in one part per thread, in whole lane
         // groups, each part in chunks of at most `CHUNK`: 200 shares on 2 threads go
         // (32, 32, 32, 8) + (32, 32, 32), not 6 × 32 + 8 with 4 chunks on one thread. A
-        // large one goes by `CHUNK`s. Chunk `c` is sub-chunk `c % per_part` of part
-        // `c / per_part` (possibly empty): an indexed collect, one allocation for all.
+        // large one goes by `CHUNK`s. Each chunk writes its results in place.
         let n = shares.len();
         let threads = rayon::current_num_threads().max(1);
         let per_thread = n.div_ceil(threads).next_multiple_of(LANE_GROUP);
         let part = if per_thread <= SMALL_PART { per_thread.max(LANE_GROUP) } else { CHUNK };
-        let per_part = part.div_ceil(CHUNK);
-        let evaluated: Vec<[Option<Evaluated>; CHUNK]> = (0..n.div_ceil(part) * per_part)
-            .into_par_iter()
-            .map(|c| {
-                let part_end = ((c / per_part + 1) * part).min(n);
-                let start = ((c / per_part) * part + (c % per_part) * CHUNK).min(part_end);
-                self.evaluate_chunk(&shares[start..(start + CHUNK).min(part_end)])
-            })
-            .collect();
-        let mut verdicts = Vec::with_capacity(shares.len());
-        verdicts.extend(evaluated.into_iter().flatten().flatten().map(|e| self.commit(e)));
+        let mut evaluated: Vec<Option<Evaluated>> =
+            std::iter::repeat_with(|| None).take(n).collect();
+        shares.par_chunks(part).zip(evaluated.par_chunks_mut(part)).for_each(|(shares, out)| {
+            for (chunk, out) in shares.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
+                self.evaluate_chunk(chunk, out);
+            }
+        });
+        let mut verdicts = Vec::with_capacity(n);
+        verdicts.extend(evaluated.into_iter().flatten().map(|e| self.commit(e)));
+        debug_assert_eq!(verdicts.len(), n, "one verdict per share");
         verdicts
     }
 
     /// Steps 1–7 for a chunk (at most `CHUNK` shares), hashing the prepared headers
-    /// together. Everything lives on the stack: no allocation per share.
-    fn evaluate_chunk(&self, chunk: &[(&Session, &Submit)]) -> [Option<Evaluated>; CHUNK] {
-        debug_assert!(chunk.len() <= CHUNK);
+    /// together, into `out` (one slot per share). No allocation per share.
+    fn evaluate_chunk(&self, chunk: &[(&Session, &Submit)], out: &mut [Option<Evaluated>]) {
+        debug_assert!(chunk.len() <= CHUNK && out.len() == chunk.len());
         let mut prepared: [Option<Prepared>; CHUNK] = std::array::from_fn(|_| None);
+        let mut memo = LookupMemo::for_chunk();
         for (slot, (session, submit)) in prepared.iter_mut().zip(chunk) {
-            *slot = Some(self.prepare_before_coinbase_hash(session, submit));
+            *slot = Some(self.prepare_before_coinbase_hash(session, submit, &mut memo));
         }
         hash_coinbases(&mut prepared, chunk);
         self.fold_merkle_branches(prepared.iter_mut().flatten());
@@ -71,8 +70,7 @@ impl Validator {
             Algorithm::Sha256d => hash::sha256d_headers(&headers[..ready], &mut hashes[..ready]),
         }
         let mut next_hash = 0;
-        let mut evaluated: [Option<Evaluated>; CHUNK] = std::array::from_fn(|_| None);
-        for ((slot, p), (session, _)) in evaluated.iter_mut().zip(prepared).zip(chunk) {
+        for ((slot, p), (session, _)) in out.iter_mut().zip(prepared).zip(chunk) {
             *slot = p.map(|p| match p {
                 Prepared::Final(v) => Evaluated::Final(v),
                 Prepared::Ready(r) => {
@@ -81,7 +79,6 @@ impl Validator {
                 }
             });
         }
-        evaluated
     }
 
     /// Folds every ready share's merkle branch into its header, as many shares at a

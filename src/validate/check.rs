@@ -192,7 +192,8 @@ impl Validator {
 
     /// Steps 1–6 up to the coinbase txid: the merkle fold, header and hash remain.
     pub(crate) fn prepare(&self, session: &Session, submit: &Submit) -> Prepared {
-        let mut prepared = self.prepare_before_coinbase_hash(session, submit);
+        let mut prepared =
+            self.prepare_before_coinbase_hash(session, submit, &mut LookupMemo::one_share());
         if let Prepared::Ready(share) = &mut prepared {
             let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
             share.coinbase_txid = share
@@ -203,11 +204,13 @@ impl Validator {
     }
 
     /// Steps 1–6 but the coinbase hash: a ready share's `coinbase_txid` is left zero, for
-    /// the caller to fill (a batch hashes the coinbases of two shares in step).
-    pub(crate) fn prepare_before_coinbase_hash(
+    /// the caller to fill (a batch hashes the coinbases of two shares in step). `memo`
+    /// carries the job and connection state found for the share before, in a batch.
+    pub(crate) fn prepare_before_coinbase_hash<'a>(
         &self,
-        session: &Session,
-        submit: &Submit,
+        session: &'a Session,
+        submit: &'a Submit,
+        memo: &mut LookupMemo<'a>,
     ) -> Prepared {
         use Prepared::Final;
         let reject = |r| Final(Verdict::rejected(r));
@@ -223,7 +226,7 @@ impl Validator {
         // 3. Job. A rejection a share could still carry an aux block past (stale, a bad
         // ntime) is held back while the job has aux work: the share is hashed for it.
         let mut held_back = None;
-        let entry = match self.jobs.lookup(&submit.job_id) {
+        let entry = match memo.lookup(&self.jobs, &submit.job_id) {
             JobLookup::Live(e) => e,
             JobLookup::Stale => match self.jobs.held(&submit.job_id) {
                 Some(e) if !e.job.aux.is_empty() => {
@@ -272,7 +275,7 @@ impl Validator {
         if hex::decode_to_slice(&submit.extranonce2, &mut extranonce2[..en2_len]).is_err() {
             return reject(Reason::Malformed);
         }
-        let session_job = session.job_state(&entry);
+        let session_job = memo.job_state(session, &entry);
         let mut header = [0u8; 80];
         header[0..4].copy_from_slice(&version.to_le_bytes());
         header[4..36].copy_from_slice(&job.prevhash.0);
@@ -381,6 +384,59 @@ impl ReadyShare {
     #[inline]
     pub(crate) fn complete_header(&mut self, merkle_root: &[u8; 32]) {
         self.header[36..68].copy_from_slice(merkle_root);
+    }
+}
+
+/// What the share before in a batch chunk found: the job it named and its connection's
+/// state for that job. The next share of the same job and connection (most of a proxy's
+/// round) takes them from here instead of the registry's lock and map and the connection's
+/// lock. A chunk is checked as of one moment: a job notified or made stale while it is
+/// checked counts for the next chunk, as for a share that arrived a moment later.
+pub(crate) struct LookupMemo<'a> {
+    /// Off for a share checked alone: keeping what it found would cost two `Arc` clones.
+    keep: bool,
+    job: Option<(&'a str, Arc<JobEntry>)>,
+    job_state: Option<(&'a Session, Arc<SessionJob>)>,
+}
+
+impl<'a> LookupMemo<'a> {
+    /// For the shares of a batch chunk, in order.
+    pub(crate) fn for_chunk() -> Self {
+        LookupMemo { keep: true, job: None, job_state: None }
+    }
+
+    /// For one share checked alone: looks everything up.
+    pub(crate) fn one_share() -> Self {
+        LookupMemo { keep: false, job: None, job_state: None }
+    }
+
+    /// [`JobRegistry::lookup`], from the memo when the share before named the same live job.
+    fn lookup(&mut self, jobs: &JobRegistry, id: &'a str) -> JobLookup {
+        if let Some((last_id, entry)) = &self.job
+            && *last_id == id
+        {
+            return JobLookup::Live(entry.clone());
+        }
+        let found = jobs.lookup(id);
+        self.job = match &found {
+            JobLookup::Live(entry) if self.keep => Some((id, entry.clone())),
+            _ => None,
+        };
+        found
+    }
+
+    /// [`Session::job_state`], from the memo when the share before was of the same
+    /// connection and job.
+    fn job_state(&mut self, session: &'a Session, entry: &Arc<JobEntry>) -> Arc<SessionJob> {
+        if let Some((last_session, state)) = &self.job_state
+            && std::ptr::eq(*last_session, session)
+            && state.is_for(entry)
+        {
+            return state.clone();
+        }
+        let state = session.job_state(entry);
+        self.job_state = self.keep.then(|| (session, state.clone()));
+        state
     }
 }
 

@@ -53,6 +53,12 @@ impl SessionJob {
         self.prefix.get_or_init(|| CoinbasePrefix::new(coinb1, extranonce1))
     }
 
+    /// Whether this is the state for `entry` (by identity, not by sequence number alone:
+    /// a session used with another validator never takes another pool's midstate).
+    pub(crate) fn is_for(&self, entry: &Arc<JobEntry>) -> bool {
+        Weak::as_ptr(&self.job) == Arc::as_ptr(entry)
+    }
+
     /// Whether the job is retired (or gone): its state is no longer needed.
     fn is_retired(&self) -> bool {
         self.job.upgrade().is_none_or(|job| job.is_stale())
@@ -175,9 +181,7 @@ impl Session {
     /// job's allowance is never reset (the cache has room for every live job and more).
     pub(crate) fn job_state(&self, entry: &Arc<JobEntry>) -> Arc<SessionJob> {
         let mut cache = self.lock_jobs();
-        // By identity, not by sequence number alone: a session used with another validator
-        // (another pool) never takes a midstate built from that validator's coinb1.
-        if let Some(found) = cache.iter().find(|j| Weak::as_ptr(&j.job) == Arc::as_ptr(entry)) {
+        if let Some(found) = cache.iter().find(|j| j.is_for(entry)) {
             return found.clone();
         }
         if cache.len() >= self.job_slots {

@@ -169,10 +169,19 @@ fn scrypt_batch_equals_sequential() {
 /// needs fewer blocks) and two connections with extranonce1 of 4 and 8 bytes,
 /// interleaved, with refused shares among them: every share's hash is what the
 /// independent builder (sha2) computes, and the batch answers what sequential checks do.
-/// Neighbouring shares differ in job or connection, so the paired coinbase hashing meets
-/// pairs of unequal block counts, and the branch folds change depth within a chunk.
+/// The jobs come alternately, then in runs of 4 with the connection changing within a
+/// run: the paired coinbase hashing meets pairs of unequal block counts, the branch folds
+/// change depth within a chunk, and a chunk's memo of the job and connection state found
+/// for the share before is both reused and replaced (same job, other connection; same
+/// connection, other job; a refused share between two of one job).
 #[test]
 fn a_batch_of_mixed_jobs_and_connections_hashes_every_share_right() {
+    for job_run in [1, 4] {
+        mixed_batch_hashes_every_share_right(job_run);
+    }
+}
+
+fn mixed_batch_hashes_every_share_right(job_run: u32) {
     let vector = common::vectors("stratum_share")
         .into_iter()
         .find(|v| common::name(v).starts_with("ESP-Miner nonce diff check #2"))
@@ -198,7 +207,7 @@ fn a_batch_of_mixed_jobs_and_connections_hashes_every_share_right() {
     // (job, connection, submit); every 7th malformed, every 11th for a job long gone.
     let shares: Vec<(&TestJob, usize, Submit)> = (0..75u32)
         .map(|i| {
-            let job = if i % 2 == 0 { &long } else { &short };
+            let job = if (i / job_run) % 2 == 0 { &long } else { &short };
             let connection = usize::from(i % 3 == 0);
             let nonce = i.wrapping_mul(0x9e37_79b9);
             let mut submit =
@@ -219,9 +228,9 @@ fn a_batch_of_mixed_jobs_and_connections_hashes_every_share_right() {
     let mut hashed = 0;
     for (i, ((job, connection, submit), verdict)) in shares.iter().zip(&batch).enumerate() {
         if submit.nonce == "zz" {
-            assert_eq!(verdict.reason(), Some(Reason::Malformed), "share {i}");
+            assert_eq!(verdict.reason(), Some(Reason::Malformed), "run {job_run}, share {i}");
         } else if submit.job_id == "gone" {
-            assert_eq!(verdict.reason(), Some(Reason::JobNotFound), "share {i}");
+            assert_eq!(verdict.reason(), Some(Reason::JobNotFound), "run {job_run}, share {i}");
         } else {
             let nonce = u32::from_str_radix(&submit.nonce, 16).unwrap();
             let header = job.header(
@@ -232,12 +241,12 @@ fn a_batch_of_mixed_jobs_and_connections_hashes_every_share_right() {
                 job.version,
             );
             let expected = common::miner::sha256d(&header);
-            assert!(verdict.is_valid(), "share {i}: {:?}", verdict.reason());
-            assert_eq!(verdict.pow_hash.map(|h| h.0), Some(expected), "share {i}");
+            assert!(verdict.is_valid(), "run {job_run}, share {i}: {:?}", verdict.reason());
+            assert_eq!(verdict.pow_hash.map(|h| h.0), Some(expected), "run {job_run}, share {i}");
             hashed += 1;
         }
     }
-    assert!(hashed > 50, "{hashed} shares hashed");
+    assert!(hashed > 50, "run {job_run}: {hashed} shares hashed");
 
     let (validator, sessions) = build();
     let sequential: Vec<_> =

@@ -207,7 +207,7 @@ fn mixed_batch_hashes_every_share_right(job_run: u32) {
     // (job, connection, submit); every 7th malformed, every 11th for a job long gone.
     let shares: Vec<(&TestJob, usize, Submit)> = (0..75u32)
         .map(|i| {
-            let job = if (i / job_run) % 2 == 0 { &long } else { &short };
+            let job = if (i / job_run).is_multiple_of(2) { &long } else { &short };
             let connection = usize::from(i % 3 == 0);
             let nonce = i.wrapping_mul(0x9e37_79b9);
             let mut submit =

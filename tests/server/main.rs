@@ -1,4 +1,5 @@
-//! The proxy and the test bench over loopback (feature `server`): one module a file.
+//! The proxy over loopback and the test bench's own jobs (feature `server`): one module a
+//! file.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -7,5 +8,3 @@ mod local_jobs;
 mod proxy_aggregate;
 mod proxy_difficulty;
 mod proxy_passthrough;
-mod proxy_robustness;
-mod serve;

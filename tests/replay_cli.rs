@@ -1,6 +1,6 @@
 //! `sharecheck replay` on the bundled sessions and on bad input.
 
-use crate::common;
+mod common;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

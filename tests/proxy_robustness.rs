@@ -4,10 +4,12 @@
 //! never a panic, and leave a working miner unaffected.
 #![cfg(feature = "server")]
 
+mod common;
+
 use std::time::Duration;
 
-use crate::common::miner::{TestJob, target_for_easier_difficulty};
-use crate::common::proxy::*;
+use common::miner::{TestJob, target_for_easier_difficulty};
+use common::proxy::*;
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;

@@ -1,9 +1,9 @@
 //! `sharecheck auxpow verify|commit` as operators and explorers run it, on the real-chain
 //! vectors: JSON fields, exit status (0 valid, 1 not, 2 bad input).
 
-use crate::common;
+mod common;
 
-use crate::common::{s, vectors};
+use common::{s, vectors};
 use serde_json::Value;
 use std::process::{Command, Output};
 

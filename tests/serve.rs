@@ -6,14 +6,14 @@
 //! hashes a share), so hundreds of machines run in one test.
 #![cfg(feature = "server")]
 
-use crate::common;
+mod common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::common::miner::{TestJob, share_target};
-use crate::common::proxy::{difficulty_for, http_get, pow, within};
+use common::miner::{TestJob, share_target};
+use common::proxy::{difficulty_for, http_get, pow, within};
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use sharecheck::Algorithm;

@@ -1,10 +1,12 @@
 //! The built `sharecheck` binary: real headers, random headers against independent
 //! implementations, and every bad-argument path (exit 2, one line on stderr, no panic).
 
+mod common;
+
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::common::*;
+use common::*;
 use serde_json::Value;
 use sha2::Digest;
 

@@ -390,8 +390,9 @@ impl ReadyShare {
 /// What the share before in a batch chunk found: the job it named and its connection's
 /// state for that job. The next share of the same job and connection (most of a proxy's
 /// round) takes them from here instead of the registry's lock and map and the connection's
-/// lock. A chunk is checked as of one moment: a job notified or made stale while it is
-/// checked counts for the next chunk, as for a share that arrived a moment later.
+/// lock. A run of shares of one job is checked against the job as the run's first share
+/// found it: a notify that makes the job stale meanwhile counts from the next lookup on,
+/// as for shares that arrived a moment earlier.
 pub(crate) struct LookupMemo<'a> {
     /// Off for a share checked alone: keeping what it found would cost two `Arc` clones.
     keep: bool,

@@ -366,3 +366,72 @@ fn a_litecoin_session_with_an_aux_only_share_and_a_share_that_is_both_replays_en
     }
     assert_eq!(out.status.code(), Some(0), "no disagreement with the recorded answers: {stdout}");
 }
+
+/// A batch of runs of a stale aux job's shares (aux blocks, and shares that are not) and a
+/// live job's: each share gets what it was mined to be, and what sequential `check` gives
+/// on a twin validator. The batch reuses a job looked up for the share before: the stale
+/// job, held back for its aux blocks, must never be taken for a live one.
+#[test]
+fn a_batch_of_stale_aux_shares_and_live_ones_answers_as_mined() {
+    let doge = Hash256(common::miner::sha256d(b"dogecoin block"));
+    let commitment = Commitment::build(&[(98, doge)]).unwrap();
+    let stale = job_with(&commitment.script);
+    let mut live = job_with(&commitment.script);
+    live.id = "aux2".into();
+    live.prevhash_stratum = "00".repeat(32);
+    let one = BigUint::from(1u8);
+    let doge_target = &one << 254usize;
+    // The share target at difficulty 2^-8: scrypt's diff1 0xFFFF·2^224, times 2^8.
+    let share_target = BigUint::from(0xFFFFu32) << 232usize;
+    let aux = [AuxWork {
+        chain_id: 98,
+        aux_block_hash: doge,
+        target: target_from(&doge_target),
+        chain_merkle: None,
+    }];
+    let build = || {
+        let validator = Validator::new(Algorithm::Scrypt, ValidatorConfig::default());
+        validator.notify_with_aux(notify(&stale), &aux).unwrap();
+        // A new block on the parent chain: `stale` is stale, its aux work still held.
+        validator.notify_with_aux(notify(&live), &aux).unwrap();
+        let mut session = validator.new_session();
+        session.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+        validator.set_difficulty(&mut session, (-8f64).exp2()).unwrap();
+        (validator, session)
+    };
+    // Runs of 3: live shares meeting the share target (so the aux target too), stale
+    // shares alternately aux blocks and not.
+    let mut shares = Vec::new();
+    let mut from = 0;
+    for i in 0..18u32 {
+        let (job, above, at_most) = match (i / 3 % 2, i % 2) {
+            (0, _) => (&live, BigUint::ZERO, share_target.clone()),
+            (_, 0) => (&stale, BigUint::ZERO, doge_target.clone()),
+            _ => (&stale, doge_target.clone(), (&one << 256usize) - 1u8),
+        };
+        let (en2, nonce) = mine(job, from, &above, &at_most);
+        from = u32::from_str_radix(&en2, 16).unwrap() + 1;
+        let aux_block = at_most <= doge_target;
+        let submit = sharecheck::stratum::Submit::from_params(&job.submit_params(&en2, nonce));
+        shares.push((job.id.clone(), aux_block, submit.unwrap()));
+    }
+
+    let (validator, session) = build();
+    let items: Vec<_> = shares.iter().map(|(_, _, submit)| (&session, submit)).collect();
+    let batch = validator.check_batch(&items);
+    for (i, ((job, aux_block, _), verdict)) in shares.iter().zip(&batch).enumerate() {
+        let aux_blocks = usize::from(*aux_block);
+        assert_eq!(verdict.aux_blocks.len(), aux_blocks, "share {i} of {job}");
+        if job == "aux2" {
+            assert_eq!(verdict.outcome, Outcome::Accepted, "share {i}");
+        } else {
+            assert_eq!(verdict.outcome, Outcome::Rejected(Reason::Stale), "share {i}");
+            // A stale share that is no aux block is answered as ever: stale, no hash.
+            assert_eq!(verdict.pow_hash.is_some(), *aux_block, "share {i}");
+        }
+    }
+    let (validator, session) = build();
+    let sequential: Vec<_> =
+        shares.iter().map(|(_, _, submit)| validator.check(&session, submit)).collect();
+    assert_eq!(batch, sequential);
+}

@@ -44,7 +44,7 @@ const BITAXE_SESSION: &str =
 /// target and scrypt code, and each submit is followed by the answer the generator meant
 /// it to get. Agreeing with those answers shows the validator matches the generator's
 /// intent; a mistake shared by both would pass. The independent check of the same
-/// session is `tests/scrypt_session_independent.rs`.
+/// session is `tests/engine/scrypt_session_independent.rs`.
 #[test]
 fn bundled_scrypt_session_agrees_with_its_generators_recorded_answers() {
     let out = sharecheck(&["replay", "--algo", "scrypt", "--compare", SCRYPT_SESSION], None);

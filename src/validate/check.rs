@@ -390,9 +390,10 @@ impl ReadyShare {
 /// What the share before in a batch chunk found: the job it named and its connection's
 /// state for that job. The next share of the same job and connection (most of a proxy's
 /// round) takes them from here instead of the registry's lock and map and the connection's
-/// lock. A run of shares of one job is checked against the job as the run's first share
-/// found it: a notify that makes the job stale meanwhile counts from the next lookup on,
-/// as for shares that arrived a moment earlier.
+/// lock. Each reuse reads the job's staleness again (one atomic load): a clean notify, a
+/// replacement under the same id and the live-job limit all mark a job stale as they take
+/// it out of the registry, so the next share looks it up afresh, as a sequential check
+/// would.
 pub(crate) struct LookupMemo<'a> {
     /// Off for a share checked alone: keeping what it found would cost two `Arc` clones.
     keep: bool,
@@ -415,6 +416,7 @@ impl<'a> LookupMemo<'a> {
     fn lookup(&mut self, jobs: &JobRegistry, id: &'a str) -> JobLookup {
         if let Some((last_id, entry)) = &self.job
             && *last_id == id
+            && !entry.is_stale()
         {
             return JobLookup::Live(entry.clone());
         }

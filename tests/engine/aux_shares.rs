@@ -412,16 +412,24 @@ fn a_batch_of_stale_aux_shares_and_live_ones_answers_as_mined() {
         let (en2, nonce) = mine(job, from, &above, &at_most);
         from = u32::from_str_radix(&en2, 16).unwrap() + 1;
         let aux_block = at_most <= doge_target;
+        let pow = scrypt_pow(&job.header(EN1, &en2, job.ntime, nonce, job.version));
         let submit = sharecheck::stratum::Submit::from_params(&job.submit_params(&en2, nonce));
-        shares.push((job.id.clone(), aux_block, submit.unwrap()));
+        shares.push((job.id.clone(), aux_block, pow, submit.unwrap()));
     }
 
     let (validator, session) = build();
-    let items: Vec<_> = shares.iter().map(|(_, _, submit)| (&session, submit)).collect();
+    let items: Vec<_> = shares.iter().map(|(_, _, _, submit)| (&session, submit)).collect();
     let batch = validator.check_batch(&items);
-    for (i, ((job, aux_block, _), verdict)) in shares.iter().zip(&batch).enumerate() {
+    for (i, ((job, aux_block, pow, _), verdict)) in shares.iter().zip(&batch).enumerate() {
         let aux_blocks = usize::from(*aux_block);
         assert_eq!(verdict.aux_blocks.len(), aux_blocks, "share {i} of {job}");
+        if let Some(found) = verdict.aux_blocks.first() {
+            let auxpow = AuxPow::from_bytes(&found.auxpow).unwrap();
+            assert_eq!(auxpow.check(&doge, 98, true), Ok(()), "share {i}");
+        }
+        if let Some(hash) = verdict.pow_hash {
+            assert_eq!(hash.0, *pow, "share {i}");
+        }
         if job == "aux2" {
             assert_eq!(verdict.outcome, Outcome::Accepted, "share {i}");
         } else {
@@ -432,6 +440,6 @@ fn a_batch_of_stale_aux_shares_and_live_ones_answers_as_mined() {
     }
     let (validator, session) = build();
     let sequential: Vec<_> =
-        shares.iter().map(|(_, _, submit)| validator.check(&session, submit)).collect();
+        shares.iter().map(|(_, _, _, submit)| validator.check(&session, submit)).collect();
     assert_eq!(batch, sequential);
 }

@@ -1,6 +1,5 @@
 //! Coinbase assembly from the stratum parts: `coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2`.
 
-use crate::hash::sha256::{ResumePairBuffers, sha256d_resume_pair};
 use crate::hash::{Midstate, Sha256};
 
 /// Concatenates the four parts of a stratum coinbase.
@@ -40,19 +39,15 @@ impl CoinbasePrefix {
         h.finalize_double()
     }
 
-    /// The txids of two coinbases (`prefix ‖ extranonce2 ‖ coinb2` each), hashed in step
-    /// where the SHA-256 path interleaves two streams (two shares of one batch), in
-    /// `buffers`.
-    pub fn txid_pair(
-        first: (&CoinbasePrefix, &[u8], &[u8]),
-        second: (&CoinbasePrefix, &[u8], &[u8]),
-        buffers: &mut ResumePairBuffers,
-    ) -> ([u8; 32], [u8; 32]) {
-        fn parts<'a>(
-            (prefix, extranonce2, coinb2): (&'a CoinbasePrefix, &'a [u8], &'a [u8]),
-        ) -> (&'a Midstate, [&'a [u8]; 3]) {
-            (&prefix.midstate, [&prefix.tail, extranonce2, coinb2])
-        }
-        sha256d_resume_pair(parts(first), parts(second), buffers)
+    /// The midstate and the parts after it of `prefix ‖ extranonce2 ‖ coinb2`: a message
+    /// for [`crate::hash::sha256::sha256d_resume_many`], which hashes the coinbases of a
+    /// batch several in step.
+    #[inline]
+    pub fn resume_parts<'a>(
+        &'a self,
+        extranonce2: &'a [u8],
+        coinb2: &'a [u8],
+    ) -> (&'a Midstate, [&'a [u8]; 3]) {
+        (&self.midstate, [&self.tail, extranonce2, coinb2])
     }
 }

@@ -8,9 +8,8 @@ use super::check::{Evaluated, LookupMemo, Prepared, ReadyShare, Validator};
 use super::session::Session;
 use super::verdict::Verdict;
 use crate::chain::Algorithm;
-use crate::chain::coinbase::CoinbasePrefix;
-use crate::hash::sha256::ResumePairBuffers;
-use crate::hash::{self, Platform, Sha256Path, sha256};
+use crate::hash::sha256::ResumeBuffers;
+use crate::hash::{self, Midstate, Platform, Sha256Path, sha256};
 use crate::stratum::Submit;
 
 /// Shares handed to one worker at a time, at most: enough to fill the hash lanes twice.
@@ -107,42 +106,37 @@ impl Validator {
     }
 }
 
-/// Fills in the coinbase txid of every ready share, two shares at a time (hashed in step
-/// where the SHA-256 path interleaves two streams: the coinbase tail is a share's only
-/// hashing that is not in a batch kernel otherwise).
+/// Fills in the coinbase txid of every ready share, four shares in step where the SHA-256
+/// path interleaves streams and their tails have as many blocks (shares of one job and
+/// connection do), the rest in pairs or alone.
 fn hash_coinbases(prepared: &mut [Option<Prepared>], chunk: &[(&Session, &Submit)]) {
-    fn extranonce1(session: &Session) -> &[u8] {
-        session.extranonce1().unwrap_or_default()
-    }
-    let mut buffers = ResumePairBuffers::default();
-    let mut waiting: Option<(&mut ReadyShare, &Session)> = None;
-    for (slot, (session, _)) in prepared.iter_mut().zip(chunk) {
-        let Some(Prepared::Ready(share)) = slot else { continue };
-        match waiting.take() {
-            None => waiting = Some((share, session)),
-            Some((first, first_session)) => {
-                let (a, b) = CoinbasePrefix::txid_pair(
-                    (
-                        first.coinbase_prefix(extranonce1(first_session)),
-                        first.extranonce2(),
-                        &first.entry.job.coinb2,
-                    ),
-                    (
-                        share.coinbase_prefix(extranonce1(session)),
-                        share.extranonce2(),
-                        &share.entry.job.coinb2,
-                    ),
-                    &mut buffers,
-                );
-                first.coinbase_txid = a;
-                share.coinbase_txid = b;
-            }
+    debug_assert!(prepared.len() <= CHUNK && chunk.len() <= CHUNK);
+    let mut txids = [[0u8; 32]; CHUNK];
+    let mut slots = [0usize; CHUNK];
+    let mut count = 0;
+    {
+        // Fills the slots past `count`, which are never hashed.
+        let (unused, _) = Midstate::of_prefix_with(Sha256Path::PORTABLE, &[]);
+        let mut messages: [(&Midstate, [&[u8]; 3]); CHUNK] = [(&unused, [&[]; 3]); CHUNK];
+        for (i, (slot, (session, _))) in prepared.iter().zip(chunk).enumerate() {
+            let Some(Prepared::Ready(share)) = slot else { continue };
+            let extranonce1 = session.extranonce1().unwrap_or_default();
+            messages[count] = share
+                .coinbase_prefix(extranonce1)
+                .resume_parts(share.extranonce2(), &share.entry.job.coinb2);
+            slots[count] = i;
+            count += 1;
         }
+        sha256::sha256d_resume_many(
+            &messages[..count],
+            &mut txids[..count],
+            &mut ResumeBuffers::default(),
+        );
     }
-    if let Some((last, session)) = waiting {
-        last.coinbase_txid = last
-            .coinbase_prefix(extranonce1(session))
-            .txid(last.extranonce2(), &last.entry.job.coinb2);
+    for (&slot, txid) in slots[..count].iter().zip(txids) {
+        if let Some(Some(Prepared::Ready(share))) = prepared.get_mut(slot) {
+            share.coinbase_txid = txid;
+        }
     }
 }
 

@@ -294,7 +294,7 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// Interleaved (2-stream) kernels against sha2, every path, odd counts included.
+    /// Interleaved (2- and 4-stream) kernels against sha2, every path, odd counts included.
     #[test]
     fn paired_sha256d_kernels_match_sha2(
         headers in prop::collection::vec(prop::collection::vec(any::<u8>(), 80), 0..20),
@@ -377,6 +377,95 @@ fn paired_coinbase_hashes_at_every_tail_length() {
                 assert_eq!(h0, expected0, "{path}/{other}, tail of {len}");
                 assert_eq!(h1, expected1, "{path}/{other}, tail of {len}");
             }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Up to nine coinbases resumed from their midstates and hashed four in step, against
+    /// sha2: most share a prefix and a coinb2 length, as a batch's shares of one job and
+    /// connection do (in step), some have another length, one past the in-step buffer or
+    /// a midstate on the portable path (the group is hashed in pairs or alone).
+    #[test]
+    fn grouped_coinbase_hashes_match_sha2(
+        messages in prop::collection::vec(
+            (
+                prop::collection::vec(any::<u8>(), 150),
+                prop_oneof![6 => Just(None), 1 => (0usize..300).prop_map(Some), 1 => (990usize..1030).prop_map(Some)],
+                prop::bool::weighted(0.1),
+            ),
+            0..10,
+        ),
+        prefix_len in 0usize..150,
+        coinb2_len in 0usize..300,
+        extranonce2 in prop::collection::vec(any::<u8>(), 0..9),
+    ) {
+        use sharecheck::hash::sha256::sha256d_resume_many;
+        let prefixes: Vec<&[u8]> = messages.iter().map(|(p, _, _)| &p[..prefix_len]).collect();
+        let coinb2: Vec<Vec<u8>> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, (_, len, _))| {
+                let len = len.unwrap_or(coinb2_len);
+                (0..len).map(|b| (b as u8).wrapping_mul(i as u8 + 3)).collect()
+            })
+            .collect();
+        let expected: Vec<[u8; 32]> = prefixes
+            .iter()
+            .zip(&coinb2)
+            .map(|(prefix, c2)| sha2_twice(&[prefix, extranonce2.as_slice(), c2].concat()))
+            .collect();
+        for path in Sha256Path::supported() {
+            let midstates: Vec<(Midstate, usize)> = prefixes
+                .iter()
+                .zip(&messages)
+                .map(|(prefix, (_, _, portable))| {
+                    Midstate::of_prefix_with(if *portable { Sha256Path::PORTABLE } else { path }, prefix)
+                })
+                .collect();
+            let inputs: Vec<(&Midstate, [&[u8]; 3])> = prefixes
+                .iter()
+                .zip(&midstates)
+                .zip(&coinb2)
+                .map(|((prefix, (mid, used)), c2)| {
+                    (mid, [&prefix[*used..], extranonce2.as_slice(), c2.as_slice()])
+                })
+                .collect();
+            let mut out = vec![[0u8; 32]; inputs.len()];
+            sha256d_resume_many(&inputs, &mut out, &mut Default::default());
+            prop_assert_eq!(&out, &expected, "{}", path);
+        }
+    }
+}
+
+/// Four coinbases of equal length at every tail length from 0 to past the in-step buffer
+/// (1015 bytes), hashed in step, against sha2: every padding edge, and the buffer's limit.
+#[test]
+fn grouped_coinbase_hashes_at_every_tail_length() {
+    use sharecheck::hash::sha256::sha256d_resume_many;
+    let prefixes = [[0x11u8; 64], [0x22; 64], [0x33; 64], [0x44; 64]];
+    for len in 0..=1030usize {
+        let tails: Vec<Vec<u8>> = (0..4u8)
+            .map(|m| (0..len).map(|i| (i as u8).wrapping_mul(2 * m + 1).wrapping_add(m)).collect())
+            .collect();
+        let expected: Vec<[u8; 32]> = prefixes
+            .iter()
+            .zip(&tails)
+            .map(|(p, t)| sha2_twice(&[p.as_slice(), t].concat()))
+            .collect();
+        for path in Sha256Path::supported() {
+            let midstates: Vec<Midstate> =
+                prefixes.iter().map(|p| Midstate::of_prefix_with(path, p).0).collect();
+            let inputs: Vec<(&Midstate, [&[u8]; 3])> = midstates
+                .iter()
+                .zip(&tails)
+                .map(|(m, t)| (m, [&t[..len / 3], &t[len / 3..len / 2], &t[len / 2..]]))
+                .collect();
+            let mut out = [[0u8; 32]; 4];
+            sha256d_resume_many(&inputs, &mut out, &mut Default::default());
+            assert_eq!(out.as_slice(), expected.as_slice(), "{path}, tail of {len}");
         }
     }
 }

@@ -319,6 +319,21 @@ pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[
         }
         return;
     }
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    let (headers, out) = if path.kernel() == Sha256Kernel::ShaNi {
+        // Four streams in step keep the round unit busy (two leave it idle part of the
+        // time); the rest go in a pair and one alone.
+        let (quads, rest) = headers.as_chunks::<4>();
+        let (out_quads, out_rest) = out.as_chunks_mut::<4>();
+        for (quad, outs) in quads.iter().zip(out_quads.iter_mut()) {
+            // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+            let states = unsafe { x86_shani::sha256d_header_x4(quad.each_ref()) };
+            *outs = states.map(|s| state_to_bytes(&s));
+        }
+        (rest, out_rest)
+    } else {
+        (headers, out)
+    };
     let (pairs, rest) = headers.as_chunks::<2>();
     let (out_pairs, out_rest) = out.as_chunks_mut::<2>();
     for ([h0, h1], [o0, o1]) in pairs.iter().zip(out_pairs.iter_mut()) {
@@ -330,20 +345,23 @@ pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[
 }
 
 /// The most blocks (padding included) a message may have after its midstate for
-/// [`sha256d_resume_pair`] to hash it in step with another: 16 (up to 1015 bytes). Longer
-/// ones are hashed one stream each.
-const RESUME_PAIR_BLOCKS: usize = 16;
+/// [`sha256d_resume_pair`] or [`sha256d_resume_many`] to hash it in step with others: 16
+/// (up to 1015 bytes). Longer ones are hashed one stream each.
+const RESUME_IN_STEP_BLOCKS: usize = 16;
+
+/// Messages hashed in step at most.
+const RESUME_STREAMS: usize = 4;
 
 /// A message's last blocks after a midstate, padded: `parts` concatenated, `0x80`, zeros,
 /// the bit length of the whole message. `None` if they need more than the buffer holds.
 fn padded_tail(
     midstate: &Midstate,
     parts: [&[u8]; 3],
-    buffer: &mut [[u8; 64]; RESUME_PAIR_BLOCKS],
+    buffer: &mut [[u8; 64]; RESUME_IN_STEP_BLOCKS],
 ) -> Option<usize> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     let blocks = (len + 9).div_ceil(64);
-    if blocks > RESUME_PAIR_BLOCKS {
+    if blocks > RESUME_IN_STEP_BLOCKS {
         return None;
     }
     let bytes = buffer[..blocks].as_flattened_mut();
@@ -359,14 +377,23 @@ fn padded_tail(
     Some(blocks)
 }
 
-/// Room for the last blocks of the two messages [`sha256d_resume_pair`] hashes in step
-/// (2 KiB): made once for many pairs, so no pair pays for zeroing it.
-pub struct ResumePairBuffers([[[u8; 64]; RESUME_PAIR_BLOCKS]; 2]);
+/// Room for the last blocks of the messages [`sha256d_resume_many`] hashes in step (4 KiB):
+/// made once for many groups, so no group pays for zeroing it.
+pub struct ResumeBuffers([[[u8; 64]; RESUME_IN_STEP_BLOCKS]; RESUME_STREAMS]);
 
-impl Default for ResumePairBuffers {
+impl Default for ResumeBuffers {
     fn default() -> Self {
-        ResumePairBuffers([[[0; 64]; RESUME_PAIR_BLOCKS]; 2])
+        ResumeBuffers([[[0; 64]; RESUME_IN_STEP_BLOCKS]; RESUME_STREAMS])
     }
+}
+
+/// SHA-256d of a message given as its midstate and the parts that follow it, one stream.
+fn resume_one((midstate, parts): (&Midstate, [&[u8]; 3])) -> [u8; 32] {
+    let mut h = midstate.resume();
+    for part in parts {
+        h.update(part);
+    }
+    h.finalize_double()
 }
 
 /// SHA-256d (internal byte order) of two messages, each given as a midstate and the
@@ -377,19 +404,12 @@ impl Default for ResumePairBuffers {
 pub fn sha256d_resume_pair(
     first: (&Midstate, [&[u8]; 3]),
     second: (&Midstate, [&[u8]; 3]),
-    buffers: &mut ResumePairBuffers,
+    buffers: &mut ResumeBuffers,
 ) -> ([u8; 32], [u8; 32]) {
-    let one = |(midstate, parts): (&Midstate, [&[u8]; 3])| {
-        let mut h = midstate.resume();
-        for part in parts {
-            h.update(part);
-        }
-        h.finalize_double()
-    };
     match first.0.path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         Sha256Kernel::ShaNi if second.0.path == first.0.path => {
-            let [buffer0, buffer1] = &mut buffers.0;
+            let [buffer0, buffer1, ..] = &mut buffers.0;
             match (padded_tail(first.0, first.1, buffer0), padded_tail(second.0, second.1, buffer1))
             {
                 (Some(n0), Some(n1)) if n0 == n1 => {
@@ -404,10 +424,64 @@ pub fn sha256d_resume_pair(
                     };
                     (state_to_bytes(&a), state_to_bytes(&b))
                 }
-                _ => (one(first), one(second)),
+                _ => (resume_one(first), resume_one(second)),
             }
         }
-        _ => (one(first), one(second)),
+        _ => (resume_one(first), resume_one(second)),
+    }
+}
+
+/// SHA-256d (internal byte order) of many messages, each given as a midstate and the parts
+/// that follow it: `out[i]` for `messages[i]` (the coinbases of a batch chunk). Where the
+/// path interleaves streams, four at a time whose midstates are on it and whose tails
+/// have as many blocks are hashed in step; the others in pairs or alone.
+pub fn sha256d_resume_many(
+    messages: &[(&Midstate, [&[u8]; 3])],
+    out: &mut [[u8; 32]],
+    buffers: &mut ResumeBuffers,
+) {
+    assert_eq!(messages.len(), out.len(), "one output per message");
+    let mut done = 0;
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    while let Some(quad) = messages[done..].first_chunk::<4>() {
+        let path = quad[0].0.path;
+        if path.kernel() != Sha256Kernel::ShaNi || quad.iter().any(|m| m.0.path != path) {
+            break;
+        }
+        let [b0, b1, b2, b3] = &mut buffers.0;
+        let counts = [
+            padded_tail(quad[0].0, quad[0].1, b0),
+            padded_tail(quad[1].0, quad[1].1, b1),
+            padded_tail(quad[2].0, quad[2].1, b2),
+            padded_tail(quad[3].0, quad[3].1, b3),
+        ];
+        let Some(n) = counts[0].filter(|&n| counts.iter().all(|&c| c == Some(n))) else {
+            break;
+        };
+        let Some(outs) = out[done..].first_chunk_mut::<4>() else { break };
+        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+        let states = unsafe {
+            x86_shani::sha256d_resume_x4(
+                quad.each_ref().map(|m| &m.0.state),
+                [&b0[..n], &b1[..n], &b2[..n], &b3[..n]],
+            )
+        };
+        *outs = states.map(|s| state_to_bytes(&s));
+        done += 4;
+    }
+    let (messages, out) = (&messages[done..], &mut out[done..]);
+    // The rest (fewer than four, or a group that cannot go in step): in pairs.
+    for (pair, outs) in messages.chunks(2).zip(out.chunks_mut(2)) {
+        match (pair, outs) {
+            ([first, second], [o0, o1]) => {
+                (*o0, *o1) = sha256d_resume_pair(*first, *second, buffers)
+            }
+            (_, outs) => {
+                for (m, o) in pair.iter().zip(outs) {
+                    *o = resume_one(*m);
+                }
+            }
+        }
     }
 }
 

@@ -305,6 +305,60 @@ pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32
     finish_double_x2(s0, s1)
 }
 
+/// The second SHA-256 of `N` SHA-256d computations in step, from their first-hash states:
+/// each digest is the first half of a block whose second half is constant padding.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn finish_double_n<const N: usize>(first: [ShaState; N]) -> [[u32; 8]; N] {
+    // The second hash's block after the 32-byte digest: 0x80, zeros, bit length 256.
+    let padding = [_mm_set_epi32(0, 0, 0, 0x8000_0000u32 as i32), _mm_set_epi32(256, 0, 0, 0)];
+    let mut second = [load_state(&super::H0); N];
+    compress_vectors_n(
+        &mut second,
+        first.map(|s| {
+            let [d0, d1] = state_words(s);
+            [d0, d1, padding[0], padding[1]]
+        }),
+    );
+    second.map(|s| {
+        let mut out = [0u32; 8];
+        store_state(s, &mut out);
+        out
+    })
+}
+
+/// SHA-256d of four messages at once, each resumed from its midstate over its last blocks
+/// (padding included), the four streams in step. All four have as many blocks (the
+/// caller checks; `blocks[0]` sets the count).
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn sha256d_resume_x4(states: [&[u32; 8]; 4], blocks: [&[[u8; 64]]; 4]) -> [[u32; 8]; 4] {
+    debug_assert!(blocks.iter().all(|b| b.len() == blocks[0].len()), "equal block counts");
+    clean_upper_state();
+    let mut s = states.map(|state| load_state(state));
+    for i in 0..blocks[0].len() {
+        compress_vectors_n(&mut s, blocks.map(|b| load_block_bytes(&b[i])));
+    }
+    finish_double_n(s)
+}
+
+/// SHA-256d of four 80-byte headers at once, the four streams in step.
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn sha256d_header_x4(headers: [&[u8; 80]; 4]) -> [[u32; 8]; 4] {
+    clean_upper_state();
+    let mut s = [load_state(&super::H0); 4];
+    compress_vectors_n(
+        &mut s,
+        headers.map(|h| {
+            let first: &[u8; 64] = h[..64].try_into().unwrap(); // infallible: fixed-size range
+            load_block_bytes(first)
+        }),
+    );
+    compress_vectors_n(&mut s, headers.map(|h| load_block_words(&super::header_tail_words(h))));
+    finish_double_n(s)
+}
+
 /// `N` independent blocks in step. Two streams leave the round unit idle part of the
 /// time on Zen 3: in a scratch micro-benchmark (not kept; each stream's next block depends on its
 /// last state) one compression took about 62 ns of one stream's time alone, 38 ns per

@@ -1,6 +1,7 @@
 //! Coinbase assembly from the stratum parts: `coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2`.
 
-use crate::hash::{Midstate, Sha256};
+use crate::hash::sha256::{ResumeMessage, ScheduledEnd};
+use crate::hash::{Midstate, Platform, Sha256, Sha256Path};
 
 /// Concatenates the four parts of a stratum coinbase.
 pub fn assemble(coinb1: &[u8], extranonce1: &[u8], extranonce2: &[u8], coinb2: &[u8]) -> Vec<u8> {
@@ -26,8 +27,13 @@ pub struct CoinbasePrefix {
 impl CoinbasePrefix {
     /// Precomputes over `coinb1 ‖ extranonce1`.
     pub fn new(coinb1: &[u8], extranonce1: &[u8]) -> Self {
+        Self::with_path(Platform::get().sha256(), coinb1, extranonce1)
+    }
+
+    /// [`CoinbasePrefix::new`] on a chosen SHA-256 path.
+    pub fn with_path(path: Sha256Path, coinb1: &[u8], extranonce1: &[u8]) -> Self {
         let prefix = [coinb1, extranonce1].concat();
-        let (midstate, used) = Midstate::of_prefix(&prefix);
+        let (midstate, used) = Midstate::of_prefix_with(path, &prefix);
         CoinbasePrefix { midstate, tail: prefix[used..].to_vec() }
     }
 
@@ -39,15 +45,73 @@ impl CoinbasePrefix {
         h.finalize_double()
     }
 
-    /// The midstate and the parts after it of `prefix ‖ extranonce2 ‖ coinb2`: a message
-    /// for [`crate::hash::sha256::sha256d_resume_many`], which hashes the coinbases of a
-    /// batch several in step.
+    /// Bytes of `coinb1 ‖ extranonce1`.
+    pub fn len(&self) -> u64 {
+        self.midstate.bytes_consumed() + self.tail.len() as u64
+    }
+
+    /// Whether `coinb1 ‖ extranonce1` is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `prefix ‖ extranonce2 ‖ coinb2` as a message to hash from the midstate. `end`, made
+    /// from this `coinb2` (its job's), stands for coinb2's last bytes, whose schedules it
+    /// holds, if it was made for as many bytes before coinb2 as this coinbase has.
     #[inline]
-    pub fn resume_parts<'a>(
+    pub fn message<'a>(
         &'a self,
         extranonce2: &'a [u8],
         coinb2: &'a [u8],
-    ) -> (&'a Midstate, [&'a [u8]; 3]) {
-        (&self.midstate, [&self.tail, extranonce2, coinb2])
+        end: Option<&'a CoinbaseEnd>,
+    ) -> ResumeMessage<'a> {
+        let before_coinb2 = self.len() + extranonce2.len() as u64;
+        match end {
+            Some(end)
+                if end.before_coinb2 == before_coinb2
+                    && end.split + end.scheduled.bytes().len() == coinb2.len() =>
+            {
+                ResumeMessage {
+                    midstate: &self.midstate,
+                    parts: [&self.tail, extranonce2, &coinb2[..end.split]],
+                    end: Some(&end.scheduled),
+                }
+            }
+            _ => ResumeMessage::new(&self.midstate, [&self.tail, extranonce2, coinb2]),
+        }
+    }
+}
+
+/// The end of a job's coinb2 that follows the block its coinbases' extranonce2 ends in:
+/// the same bytes in the same place in every coinbase of the job with as many bytes before
+/// coinb2, so their blocks' schedules are computed once per job ([`ScheduledEnd`]).
+#[derive(Clone, Debug)]
+pub struct CoinbaseEnd {
+    before_coinb2: u64,
+    split: usize,
+    scheduled: ScheduledEnd,
+}
+
+impl CoinbaseEnd {
+    /// Blocks scheduled at most (32 KiB of schedules, for a coinb2 of about 8 KB); a
+    /// longer end is hashed as ever.
+    const MAX_BLOCKS: usize = 128;
+
+    /// The end of `coinb2` for coinbases with `before_coinb2` bytes before it (`coinb1`,
+    /// both extranonces); `None` if coinb2 ends in the extranonce2 block or the end is
+    /// longer than 128 blocks.
+    pub fn new(coinb2: &[u8], before_coinb2: u64) -> Option<CoinbaseEnd> {
+        let split = (before_coinb2.next_multiple_of(64) - before_coinb2) as usize;
+        let end = coinb2.get(split..)?;
+        if (end.len() + 9).div_ceil(64) > Self::MAX_BLOCKS {
+            return None;
+        }
+        let scheduled = ScheduledEnd::new(end, before_coinb2 + split as u64)?;
+        Some(CoinbaseEnd { before_coinb2, split, scheduled })
+    }
+
+    /// The bytes before coinb2 in the coinbases it was made for.
+    pub fn before_coinb2(&self) -> u64 {
+        self.before_coinb2
     }
 }

@@ -8,7 +8,7 @@ use super::check::{Evaluated, LookupMemo, Prepared, ReadyShare, Validator};
 use super::session::Session;
 use super::verdict::Verdict;
 use crate::chain::Algorithm;
-use crate::hash::sha256::ResumeBuffers;
+use crate::hash::sha256::{ResumeBuffers, ResumeMessage};
 use crate::hash::{self, Midstate, Platform, Sha256Path, sha256};
 use crate::stratum::Submit;
 
@@ -117,13 +117,10 @@ fn hash_coinbases(prepared: &mut [Option<Prepared>], chunk: &[(&Session, &Submit
     {
         // Fills the slots past `count`, which are never hashed.
         let (unused, _) = Midstate::of_prefix_with(Sha256Path::PORTABLE, &[]);
-        let mut messages: [(&Midstate, [&[u8]; 3]); CHUNK] = [(&unused, [&[]; 3]); CHUNK];
+        let mut messages = [ResumeMessage::new(&unused, [&[]; 3]); CHUNK];
         for (i, (slot, (session, _))) in prepared.iter().zip(chunk).enumerate() {
             let Some(Prepared::Ready(share)) = slot else { continue };
-            let extranonce1 = session.extranonce1().unwrap_or_default();
-            messages[count] = share
-                .coinbase_prefix(extranonce1)
-                .resume_parts(share.extranonce2(), &share.entry.job.coinb2);
+            messages[count] = share.coinbase_message(session);
             slots[count] = i;
             count += 1;
         }

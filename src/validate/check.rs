@@ -21,6 +21,7 @@ use crate::chain::coinbase::CoinbasePrefix;
 use crate::chain::header::roll_version;
 use crate::chain::{Algorithm, Hash256, coinbase, merkle};
 use crate::error::Error;
+use crate::hash::sha256::{self, ResumeMessage};
 use crate::stratum::wire::{MAX_EXTRANONCE_BYTES, parse_word};
 use crate::stratum::{Notify, Submit};
 
@@ -195,10 +196,7 @@ impl Validator {
         let mut prepared =
             self.prepare_before_coinbase_hash(session, submit, &mut LookupMemo::one_share());
         if let Prepared::Ready(share) = &mut prepared {
-            let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
-            share.coinbase_txid = share
-                .coinbase_prefix(extranonce1)
-                .txid(share.extranonce2(), &share.entry.job.coinb2);
+            share.coinbase_txid = sha256::sha256d_resume(&share.coinbase_message(session));
         }
         prepared
     }
@@ -368,10 +366,16 @@ pub(crate) struct ReadyShare {
 }
 
 impl ReadyShare {
-    /// The coinbase midstate of this share's job and connection (computed once per both).
+    /// The share's coinbase as a message to hash: from the midstate of its job and
+    /// connection (computed once per both), with the end of coinb2 scheduled once per job.
     #[inline]
-    pub(crate) fn coinbase_prefix(&self, extranonce1: &[u8]) -> &CoinbasePrefix {
-        self.session_job.prefix(&self.entry.job.coinb1, extranonce1)
+    pub(crate) fn coinbase_message<'s>(&'s self, session: &'s Session) -> ResumeMessage<'s> {
+        let job = &self.entry.job;
+        let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
+        let prefix: &CoinbasePrefix = self.session_job.prefix(&job.coinb1, extranonce1);
+        let extranonce2 = self.extranonce2();
+        let end = self.entry.coinbase_end(prefix.len() + extranonce2.len() as u64);
+        prefix.message(extranonce2, &job.coinb2, end)
     }
 
     /// The share's extranonce2 bytes.

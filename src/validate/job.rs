@@ -4,10 +4,11 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use super::config::ValidatorConfig;
 use super::duplicates::DuplicateFilter;
+use crate::chain::coinbase::CoinbaseEnd;
 use crate::chain::{CompactTarget, Hash256, Target};
 use crate::error::{Error, quote_input};
 use crate::stratum::Notify;
@@ -105,9 +106,21 @@ pub struct JobEntry {
     /// Shared with the entry of the identical job if it is notified again after being
     /// retired (see [`JobRegistry::add`]).
     pub(crate) duplicates: Arc<DuplicateFilter>,
+    /// The scheduled end of coinb2, made for the first connection's extranonce sizes.
+    coinbase_end: OnceLock<Option<CoinbaseEnd>>,
 }
 
 impl JobEntry {
+    /// The end of this job's coinb2 with its blocks' schedules, for coinbases with
+    /// `before_coinb2` bytes before coinb2: made once, for the first such count asked (a
+    /// proxy's connections all have the same extranonce sizes); `None` for another count.
+    pub(crate) fn coinbase_end(&self, before_coinb2: u64) -> Option<&CoinbaseEnd> {
+        self.coinbase_end
+            .get_or_init(|| CoinbaseEnd::new(&self.job.coinb2, before_coinb2))
+            .as_ref()
+            .filter(|end| end.before_coinb2() == before_coinb2)
+    }
+
     /// Whether the job was made stale.
     pub fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Acquire)
@@ -237,8 +250,13 @@ impl JobRegistry {
                     None => fresh,
                 };
                 let seq = self.next_seq.fetch_add(1, Ordering::AcqRel);
-                let entry =
-                    Arc::new(JobEntry { seq, stale: AtomicBool::new(false), duplicates, job });
+                let entry = Arc::new(JobEntry {
+                    seq,
+                    stale: AtomicBool::new(false),
+                    duplicates,
+                    coinbase_end: OnceLock::new(),
+                    job,
+                });
                 jobs.order.push_back(entry.job.id.clone());
                 jobs.live.insert(entry.job.id.clone(), entry.clone());
                 while jobs.live.len() > config.max_live_jobs.max(1) {

@@ -173,15 +173,18 @@ fn scrypt_batch_equals_sequential() {
 /// run: the paired coinbase hashing meets pairs of unequal block counts, the branch folds
 /// change depth within a chunk, and a chunk's memo of the job and connection state found
 /// for the share before is both reused and replaced (same job, other connection; same
-/// connection, other job; a refused share between two of one job).
+/// connection, other job; a refused share between two of one job). Each job's end of
+/// coinb2 is scheduled for the first connection's extranonce sizes (8 + 4 bytes), so the
+/// other connection's coinbases are hashed without it. Last, runs of 8 on the one
+/// connection: coinbases go four in step with their scheduled ends.
 #[test]
 fn a_batch_of_mixed_jobs_and_connections_hashes_every_share_right() {
-    for job_run in [1, 4] {
-        mixed_batch_hashes_every_share_right(job_run);
+    for (job_run, both_connections) in [(1, true), (4, true), (8, false)] {
+        mixed_batch_hashes_every_share_right(job_run, both_connections);
     }
 }
 
-fn mixed_batch_hashes_every_share_right(job_run: u32) {
+fn mixed_batch_hashes_every_share_right(job_run: u32, both_connections: bool) {
     let vector = common::vectors("stratum_share")
         .into_iter()
         .find(|v| common::name(v).starts_with("ESP-Miner nonce diff check #2"))
@@ -208,7 +211,7 @@ fn mixed_batch_hashes_every_share_right(job_run: u32) {
     let shares: Vec<(&TestJob, usize, Submit)> = (0..75u32)
         .map(|i| {
             let job = if (i / job_run).is_multiple_of(2) { &long } else { &short };
-            let connection = usize::from(i % 3 == 0);
+            let connection = usize::from(i % 3 == 0 || !both_connections);
             let nonce = i.wrapping_mul(0x9e37_79b9);
             let mut submit =
                 Submit::from_params(&job.submit_params(&format!("{i:08x}"), nonce)).unwrap();

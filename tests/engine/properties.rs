@@ -6,9 +6,19 @@ use num_bigint::BigUint;
 use proptest::prelude::*;
 use sha2::Digest;
 use sharecheck::chain::merkle;
-use sharecheck::hash::sha256::{sha256d_64_with, sha256d_header_with};
+use sharecheck::hash::sha256::{
+    ResumeMessage, ScheduledEnd, sha256d_64_with, sha256d_header_with, sha256d_resume,
+    sha256d_resume_many,
+};
 use sharecheck::hash::{Midstate, Platform, ScryptPath, ScryptScratch, Sha256, Sha256Path, scrypt};
 use sharecheck::{Algorithm, CompactTarget, Target};
+
+/// Two messages through `sha256d_resume_many` (hashed as a pair).
+fn resume_two(a: ResumeMessage, b: ResumeMessage) -> ([u8; 32], [u8; 32]) {
+    let mut out = [[0u8; 32]; 2];
+    sha256d_resume_many(&[a, b], &mut out, &mut Default::default());
+    (out[0], out[1])
+}
 
 fn sha2_twice(data: &[u8]) -> [u8; 32] {
     let first = sha2::Sha256::digest(data);
@@ -260,7 +270,6 @@ proptest! {
         ),
         extranonce2 in prop::collection::vec(any::<u8>(), 0..9),
     ) {
-        use sharecheck::hash::sha256::sha256d_resume_pair;
         let (tail0, tail1, long) = tails;
         // The second one's coinb2 is its tail plus `long` more bytes: equal, near and far
         // lengths.
@@ -272,18 +281,16 @@ proptest! {
         for path in Sha256Path::supported() {
             let (mid0, used0) = Midstate::of_prefix_with(path, prefix0);
             let (mid1, used1) = Midstate::of_prefix_with(path, prefix1);
-            let (h0, h1) = sha256d_resume_pair(
-                (&mid0, [&prefix0[used0..], &extranonce2, &tail0]),
-                (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
-                &mut Default::default(),
+            let (h0, h1) = resume_two(
+                ResumeMessage::new(&mid0, [&prefix0[used0..], &extranonce2, &tail0]),
+                ResumeMessage::new(&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
             );
             prop_assert_eq!(h0, sha2_twice(&whole0), "{}", path);
             prop_assert_eq!(h1, sha2_twice(&whole1), "{}", path);
             // The same message twice: equal block counts whatever the lengths.
-            let (a, b) = sha256d_resume_pair(
-                (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
-                (&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
-                &mut Default::default(),
+            let (a, b) = resume_two(
+                ResumeMessage::new(&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
+                ResumeMessage::new(&mid1, [&prefix1[used1..], &extranonce2, &coinb2_1]),
             );
             prop_assert_eq!(a, sha2_twice(&whole1), "{}", path);
             prop_assert_eq!(b, sha2_twice(&whole1), "{}", path);
@@ -353,7 +360,6 @@ proptest! {
 /// sha2; and with the second midstate on another path (hashed one stream each).
 #[test]
 fn paired_coinbase_hashes_at_every_tail_length() {
-    use sharecheck::hash::sha256::sha256d_resume_pair;
     let prefix0 = [0x11u8; 64];
     let prefix1 = [0x22u8; 128];
     for len in 0..=1030usize {
@@ -369,10 +375,9 @@ fn paired_coinbase_hashes_at_every_tail_length() {
             for other in [path, Sha256Path::PORTABLE] {
                 let (mid0, _) = Midstate::of_prefix_with(path, &prefix0);
                 let (mid1, _) = Midstate::of_prefix_with(other, &prefix1);
-                let (h0, h1) = sha256d_resume_pair(
-                    (&mid0, [&p0[0], &p0[1], &p0[2]]),
-                    (&mid1, [&p1[0], &p1[1], &p1[2]]),
-                    &mut Default::default(),
+                let (h0, h1) = resume_two(
+                    ResumeMessage::new(&mid0, [&p0[0], &p0[1], &p0[2]]),
+                    ResumeMessage::new(&mid1, [&p1[0], &p1[1], &p1[2]]),
                 );
                 assert_eq!(h0, expected0, "{path}/{other}, tail of {len}");
                 assert_eq!(h1, expected1, "{path}/{other}, tail of {len}");
@@ -402,7 +407,6 @@ proptest! {
         coinb2_len in 0usize..300,
         extranonce2 in prop::collection::vec(any::<u8>(), 0..9),
     ) {
-        use sharecheck::hash::sha256::sha256d_resume_many;
         let prefixes: Vec<&[u8]> = messages.iter().map(|(p, _, _)| &p[..prefix_len]).collect();
         let coinb2: Vec<Vec<u8>> = messages
             .iter()
@@ -425,12 +429,12 @@ proptest! {
                     Midstate::of_prefix_with(if *portable { Sha256Path::PORTABLE } else { path }, prefix)
                 })
                 .collect();
-            let inputs: Vec<(&Midstate, [&[u8]; 3])> = prefixes
+            let inputs: Vec<ResumeMessage> = prefixes
                 .iter()
                 .zip(&midstates)
                 .zip(&coinb2)
                 .map(|((prefix, (mid, used)), c2)| {
-                    (mid, [&prefix[*used..], extranonce2.as_slice(), c2.as_slice()])
+                    ResumeMessage::new(mid, [&prefix[*used..], extranonce2.as_slice(), c2.as_slice()])
                 })
                 .collect();
             let mut out = vec![[0u8; 32]; inputs.len()];
@@ -444,7 +448,6 @@ proptest! {
 /// (1015 bytes), hashed in step, against sha2: every padding edge, and the buffer's limit.
 #[test]
 fn grouped_coinbase_hashes_at_every_tail_length() {
-    use sharecheck::hash::sha256::sha256d_resume_many;
     let prefixes = [[0x11u8; 64], [0x22; 64], [0x33; 64], [0x44; 64]];
     for len in 0..=1030usize {
         let tails: Vec<Vec<u8>> = (0..4u8)
@@ -458,14 +461,121 @@ fn grouped_coinbase_hashes_at_every_tail_length() {
         for path in Sha256Path::supported() {
             let midstates: Vec<Midstate> =
                 prefixes.iter().map(|p| Midstate::of_prefix_with(path, p).0).collect();
-            let inputs: Vec<(&Midstate, [&[u8]; 3])> = midstates
+            let inputs: Vec<ResumeMessage> = midstates
                 .iter()
                 .zip(&tails)
-                .map(|(m, t)| (m, [&t[..len / 3], &t[len / 3..len / 2], &t[len / 2..]]))
+                .map(|(m, t)| {
+                    ResumeMessage::new(m, [&t[..len / 3], &t[len / 3..len / 2], &t[len / 2..]])
+                })
                 .collect();
             let mut out = [[0u8; 32]; 4];
             sha256d_resume_many(&inputs, &mut out, &mut Default::default());
             assert_eq!(out.as_slice(), expected.as_slice(), "{path}, tail of {len}");
+        }
+    }
+}
+
+/// A message's prefix, body and end bytes, and the end scheduled.
+type ScheduledMessage = (Vec<u8>, Vec<u8>, Vec<u8>, ScheduledEnd);
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Messages with a scheduled end, against sha2 of the whole message, every path, four
+    /// in step, in pairs and alone: ends made for the bytes before them (their schedules
+    /// used), for other counts (their bytes hashed as ever), of every padding edge, and
+    /// groups whose parts or ends differ in block count.
+    #[test]
+    fn scheduled_ends_match_sha2(
+        messages in prop::collection::vec(
+            (
+                prop::collection::vec(any::<u8>(), 200),
+                prop_oneof![6 => Just(None), 1 => (0usize..200).prop_map(Some)],
+                prop_oneof![6 => Just(None), 1 => (0usize..200).prop_map(Some)],
+                prop::bool::weighted(0.15),
+            ),
+            0..10,
+        ),
+        prefix_len in 0usize..130,
+        body_blocks in 0usize..3,
+        end_len in 0usize..200,
+    ) {
+        // Each message: prefix (its midstate covers the whole blocks) ‖ body ‖ end. Most
+        // share the lengths; `Some` gives one its own, `true` an end made for another count.
+        let built: Vec<ScheduledMessage> = messages
+            .iter()
+            .map(|(bytes, own_prefix, own_end, mismatched)| {
+                let p = own_prefix.unwrap_or(prefix_len);
+                let body = (p.next_multiple_of(64) - p) + 64 * body_blocks;
+                let e = own_end.unwrap_or(end_len);
+                let prefix = bytes[..p].to_vec();
+                let body: Vec<u8> = (0..body).map(|i| bytes[i % 200] ^ 0x5a).collect();
+                let end: Vec<u8> = (0..e).map(|i| bytes[(7 * i) % 200].wrapping_add(i as u8)).collect();
+                let preceding = (p + body.len()) as u64 + if *mismatched { 64 } else { 0 };
+                let scheduled = ScheduledEnd::new(&end, preceding).unwrap();
+                (prefix, body, end, scheduled)
+            })
+            .collect();
+        let expected: Vec<[u8; 32]> = built
+            .iter()
+            .map(|(p, b, e, _)| sha2_twice(&[p.as_slice(), b, e].concat()))
+            .collect();
+        for path in Sha256Path::supported() {
+            let midstates: Vec<(Midstate, usize)> =
+                built.iter().map(|(p, ..)| Midstate::of_prefix_with(path, p)).collect();
+            let inputs: Vec<ResumeMessage> = built
+                .iter()
+                .zip(&midstates)
+                .map(|((p, b, _, end), (mid, used))| {
+                    let body = b.as_slice();
+                    ResumeMessage { midstate: mid, parts: [&p[*used..], &body[..body.len() / 2], &body[body.len() / 2..]], end: Some(end) }
+                })
+                .collect();
+            let mut out = vec![[0u8; 32]; inputs.len()];
+            sha256d_resume_many(&inputs, &mut out, &mut Default::default());
+            prop_assert_eq!(&out, &expected, "{}", path);
+            for (input, expected) in inputs.iter().zip(&expected) {
+                prop_assert_eq!(&sha256d_resume(input), expected, "{}", path);
+            }
+        }
+    }
+}
+
+/// A coinbase with its job's end of coinb2 scheduled, against sha2 of the assembled
+/// coinbase, for every place the extranonce2 block can end (coinb1 of 0 to 130 bytes),
+/// coinb2 ending before, in and past that block, on every path; and with an end made for
+/// another extranonce size (then hashed as ever).
+#[test]
+fn coinbase_with_scheduled_end_matches_sha2() {
+    use sharecheck::chain::coinbase::{CoinbaseEnd, CoinbasePrefix};
+    let extranonce1 = [0xf8, 0x00, 0x2c, 0x90];
+    for coinb1_len in 0..=130usize {
+        let coinb1: Vec<u8> = (0..coinb1_len).map(|i| (i as u8).wrapping_mul(13)).collect();
+        for coinb2_len in [0usize, 1, 5, 30, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 170, 400]
+        {
+            let coinb2: Vec<u8> = (0..coinb2_len).map(|i| (i as u8) ^ 0xa5).collect();
+            for extranonce2 in [&[][..], &[1, 2, 3, 4], &[9; 8]] {
+                let expected =
+                    sha2_twice(&[coinb1.as_slice(), &extranonce1, extranonce2, &coinb2].concat());
+                let before = (coinb1_len + extranonce1.len() + extranonce2.len()) as u64;
+                for path in Sha256Path::supported() {
+                    let prefix = CoinbasePrefix::with_path(path, &coinb1, &extranonce1);
+                    for end_before in [before, before + 4] {
+                        let end = CoinbaseEnd::new(&coinb2, end_before);
+                        let message = prefix.message(extranonce2, &coinb2, end.as_ref());
+                        let scheduled = message.end.is_some();
+                        assert_eq!(
+                            sha256d_resume(&message),
+                            expected,
+                            "{path}: coinb1 {coinb1_len}, coinb2 {coinb2_len}, extranonce2 {}, \
+                             end for {end_before} before coinb2 (used: {scheduled})",
+                            extranonce2.len()
+                        );
+                        // The end is used exactly when made for this coinbase.
+                        assert_eq!(scheduled, end.is_some() && end_before == before);
+                    }
+                }
+            }
         }
     }
 }

@@ -28,13 +28,15 @@ pub(crate) const K: [u32; 64] = [
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ];
 
-/// Message schedule plus round constants of the block that pads a 64-byte message
-/// (`0x80`, zeros, bit length 512). It never changes, so it is expanded at compile time.
-pub(crate) const PADDING_64_SCHEDULE: [u32; 64] = {
+/// The message schedule of a block given as 16 words, with the round constants added:
+/// all a compression needs of a block that never changes, computed once.
+pub(crate) const fn schedule_plus_k(words: &[u32; 16]) -> [u32; 64] {
     let mut w = [0u32; 64];
-    w[0] = 0x8000_0000;
-    w[15] = 512;
-    let mut t = 16;
+    let mut t = 0;
+    while t < 16 {
+        w[t] = words[t];
+        t += 1;
+    }
     while t < 64 {
         w[t] = portable::small_sigma1(w[t - 2])
             .wrapping_add(w[t - 7])
@@ -48,7 +50,22 @@ pub(crate) const PADDING_64_SCHEDULE: [u32; 64] = {
         t += 1;
     }
     w
+}
+
+/// Message schedule plus round constants of the block that pads a 64-byte message
+/// (`0x80`, zeros, bit length 512). It never changes, so it is expanded at compile time.
+pub(crate) const PADDING_64_SCHEDULE: [u32; 64] = {
+    let mut words = [0u32; 16];
+    words[0] = 0x8000_0000;
+    words[15] = 512;
+    schedule_plus_k(&words)
 };
+
+/// A 64-byte block as 16 big-endian words.
+#[inline(always)]
+fn block_words(block: &[u8; 64]) -> [u32; 16] {
+    core::array::from_fn(|i| u32::from_be_bytes(block[4 * i..4 * i + 4].try_into().unwrap())) // infallible: fixed-size range
+}
 
 /// The second block of an 80-byte header: its last 16 bytes, then padding for 640 bits.
 #[inline(always)]
@@ -103,6 +120,17 @@ pub(crate) fn compress_words_on(path: Sha256Path, state: &mut [u32; 8], words: &
         // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
         Sha256Kernel::ShaNi => unsafe { x86_shani::compress_words(state, words) },
         _ => portable::compress_words(state, words),
+    }
+}
+
+/// Compresses one block given by its precomputed schedule ([`schedule_plus_k`]).
+#[inline]
+fn compress_scheduled_on(path: Sha256Path, state: &mut [u32; 8], schedule: &[u32; 64]) {
+    match path.kernel() {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+        Sha256Kernel::ShaNi => unsafe { x86_shani::compress_scheduled(state, schedule) },
+        _ => portable::compress_scheduled(state, schedule),
     }
 }
 
@@ -344,36 +372,130 @@ pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[
     }
 }
 
+/// The end of a message whose blocks never change, once what comes before it is a whole
+/// number of blocks of known length (the end of a job's coinb2, after the block an
+/// extranonce2 falls in): its padded blocks' schedules, computed once for every message
+/// that ends with it, so hashing it costs only the rounds.
+#[derive(Clone, Debug)]
+pub struct ScheduledEnd {
+    bytes: Vec<u8>,
+    preceding: u64,
+    schedules: Vec<[u32; 64]>,
+}
+
+impl ScheduledEnd {
+    /// The end `bytes` of messages with `preceding` bytes before them; `None` unless
+    /// `preceding` is a whole number of 64-byte blocks.
+    pub fn new(bytes: &[u8], preceding: u64) -> Option<ScheduledEnd> {
+        if !preceding.is_multiple_of(64) {
+            return None;
+        }
+        let blocks = (bytes.len() + 9).div_ceil(64);
+        let mut padded = vec![0u8; blocks * 64];
+        padded[..bytes.len()].copy_from_slice(bytes);
+        padded[bytes.len()] = 0x80;
+        let bit_len = (preceding + bytes.len() as u64).wrapping_mul(8);
+        padded[blocks * 64 - 8..].copy_from_slice(&bit_len.to_be_bytes());
+        let (padded_blocks, _) = padded.as_chunks::<64>();
+        let schedules = padded_blocks.iter().map(|b| schedule_plus_k(&block_words(b))).collect();
+        Some(ScheduledEnd { bytes: bytes.to_vec(), preceding, schedules })
+    }
+
+    /// The end's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// How many bytes come before the end in the messages it was made for.
+    pub fn preceding(&self) -> u64 {
+        self.preceding
+    }
+}
+
+/// A message to hash from a midstate: the midstate's bytes, then `parts`, then the end's
+/// bytes if it has one. The end's schedules are used where the midstate and `parts` are
+/// exactly the `preceding` bytes it was made for; otherwise its bytes are hashed as ever.
+#[derive(Clone, Copy, Debug)]
+pub struct ResumeMessage<'a> {
+    /// The state after the message's first whole blocks.
+    pub midstate: &'a Midstate,
+    /// The bytes after the midstate, concatenated.
+    pub parts: [&'a [u8]; 3],
+    /// The message's constant end, after `parts`.
+    pub end: Option<&'a ScheduledEnd>,
+}
+
+impl<'a> ResumeMessage<'a> {
+    /// The message `midstate ‖ parts`, without a constant end.
+    pub fn new(midstate: &'a Midstate, parts: [&'a [u8]; 3]) -> Self {
+        ResumeMessage { midstate, parts, end: None }
+    }
+
+    fn parts_len(&self) -> usize {
+        self.parts.iter().map(|p| p.len()).sum()
+    }
+
+    /// Everything after the midstate, in order.
+    fn pieces(&self) -> impl Iterator<Item = &'a [u8]> {
+        self.parts.into_iter().chain(self.end.map(ScheduledEnd::bytes))
+    }
+
+    /// The end, if its schedules apply: it was made for as many bytes before it as the
+    /// midstate and `parts` hold (a whole number of blocks, then).
+    fn scheduled_end(&self) -> Option<&'a ScheduledEnd> {
+        self.end.filter(|e| self.midstate.bytes_consumed() + self.parts_len() as u64 == e.preceding)
+    }
+}
+
 /// The most blocks (padding included) a message may have after its midstate for
-/// [`sha256d_resume_pair`] or [`sha256d_resume_many`] to hash it in step with others: 16
-/// (up to 1015 bytes). Longer ones are hashed one stream each.
+/// [`sha256d_resume_many`] to hash it in step with others, not counting a scheduled end:
+/// 16 (up to 1015 bytes). Longer ones are hashed one stream each.
 const RESUME_IN_STEP_BLOCKS: usize = 16;
 
 /// Messages hashed in step at most.
 const RESUME_STREAMS: usize = 4;
 
-/// A message's last blocks after a midstate, padded: `parts` concatenated, `0x80`, zeros,
-/// the bit length of the whole message. `None` if they need more than the buffer holds.
+/// A message's blocks after its midstate, padded (`0x80`, zeros, the bit length of the
+/// whole message), into `buffer`. `None` if they need more than it holds.
 fn padded_tail(
-    midstate: &Midstate,
-    parts: [&[u8]; 3],
+    message: &ResumeMessage,
     buffer: &mut [[u8; 64]; RESUME_IN_STEP_BLOCKS],
 ) -> Option<usize> {
-    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let len: usize = message.pieces().map(<[u8]>::len).sum();
     let blocks = (len + 9).div_ceil(64);
     if blocks > RESUME_IN_STEP_BLOCKS {
         return None;
     }
     let bytes = buffer[..blocks].as_flattened_mut();
     let mut at = 0;
-    for part in parts {
-        bytes[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
+    for piece in message.pieces() {
+        bytes[at..at + piece.len()].copy_from_slice(piece);
+        at += piece.len();
     }
     bytes[at] = 0x80;
     bytes[at + 1..blocks * 64 - 8].fill(0);
-    let bit_len = (midstate.blocks * 64 + len as u64).wrapping_mul(8);
+    let bit_len = (message.midstate.bytes_consumed() + len as u64).wrapping_mul(8);
     bytes[blocks * 64 - 8..].copy_from_slice(&bit_len.to_be_bytes());
+    Some(blocks)
+}
+
+/// A message's `parts` (whole blocks, before its scheduled end) into `buffer`. `None` if
+/// they need more than it holds.
+fn whole_blocks(
+    message: &ResumeMessage,
+    buffer: &mut [[u8; 64]; RESUME_IN_STEP_BLOCKS],
+) -> Option<usize> {
+    let len = message.parts_len();
+    let blocks = len / 64;
+    if blocks > RESUME_IN_STEP_BLOCKS || !len.is_multiple_of(64) {
+        return None;
+    }
+    let bytes = buffer[..blocks].as_flattened_mut();
+    let mut at = 0;
+    for part in message.parts {
+        bytes[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
     Some(blocks)
 }
 
@@ -387,38 +509,58 @@ impl Default for ResumeBuffers {
     }
 }
 
-/// SHA-256d of a message given as its midstate and the parts that follow it, one stream.
-fn resume_one((midstate, parts): (&Midstate, [&[u8]; 3])) -> [u8; 32] {
-    let mut h = midstate.resume();
-    for part in parts {
-        h.update(part);
+/// SHA-256d of one message, one stream: a scheduled end costs only its rounds.
+fn resume_one(message: &ResumeMessage) -> [u8; 32] {
+    let path = message.midstate.path;
+    match message.scheduled_end() {
+        Some(end) => {
+            let mut h = message.midstate.resume();
+            for part in message.parts {
+                h.update(part);
+            }
+            // The parts end on a block boundary: nothing is left in the buffer.
+            debug_assert_eq!(h.buffered, 0, "parts of whole blocks");
+            let mut state = h.state;
+            for schedule in &end.schedules {
+                compress_scheduled_on(path, &mut state, schedule);
+            }
+            state_to_bytes(&hash_digest_words(path, &state))
+        }
+        None => {
+            let mut h = message.midstate.resume();
+            for piece in message.pieces() {
+                h.update(piece);
+            }
+            h.finalize_double()
+        }
     }
-    h.finalize_double()
 }
 
-/// SHA-256d (internal byte order) of two messages, each given as a midstate and the
-/// parts that follow it (concatenated): two coinbases of one batch. Where the path
-/// interleaves streams, both midstates are on it and the two tails have as many blocks
-/// (coinbases of one job and connection do), they are hashed in step in `buffers`;
-/// otherwise one after the other.
-pub fn sha256d_resume_pair(
-    first: (&Midstate, [&[u8]; 3]),
-    second: (&Midstate, [&[u8]; 3]),
+/// SHA-256d (internal byte order) of one message resumed from a midstate: a scheduled end
+/// costs only its rounds.
+pub fn sha256d_resume(message: &ResumeMessage) -> [u8; 32] {
+    resume_one(message)
+}
+
+/// SHA-256d of two messages, in step where the path interleaves streams, both are on it
+/// and their tails have as many blocks; otherwise one after the other.
+fn resume_pair(
+    first: &ResumeMessage,
+    second: &ResumeMessage,
     buffers: &mut ResumeBuffers,
 ) -> ([u8; 32], [u8; 32]) {
-    match first.0.path.kernel() {
+    match first.midstate.path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        Sha256Kernel::ShaNi if second.0.path == first.0.path => {
+        Sha256Kernel::ShaNi if second.midstate.path == first.midstate.path => {
             let [buffer0, buffer1, ..] = &mut buffers.0;
-            match (padded_tail(first.0, first.1, buffer0), padded_tail(second.0, second.1, buffer1))
-            {
+            match (padded_tail(first, buffer0), padded_tail(second, buffer1)) {
                 (Some(n0), Some(n1)) if n0 == n1 => {
                     // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
                     let (a, b) = unsafe {
                         x86_shani::sha256d_resume_x2(
-                            &first.0.state,
+                            &first.midstate.state,
                             &buffer0[..n0],
-                            &second.0.state,
+                            &second.midstate.state,
                             &buffer1[..n1],
                         )
                     };
@@ -431,54 +573,85 @@ pub fn sha256d_resume_pair(
     }
 }
 
-/// SHA-256d (internal byte order) of many messages, each given as a midstate and the parts
-/// that follow it: `out[i]` for `messages[i]` (the coinbases of a batch chunk). Where the
-/// path interleaves streams, four at a time whose midstates are on it and whose tails
-/// have as many blocks are hashed in step; the others in pairs or alone.
+/// Four messages in step on SHA-NI, into `out`: all four with scheduled ends whose
+/// `parts` and ends have as many blocks, or all four padded whole with as many blocks.
+/// `false` (nothing written) if they are not so.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn resume_quad_sha_ni(
+    quad: &[ResumeMessage; 4],
+    out: &mut [[u8; 32]; 4],
+    buffers: &mut ResumeBuffers,
+) -> bool {
+    let path = quad[0].midstate.path;
+    if path.kernel() != Sha256Kernel::ShaNi || quad.iter().any(|m| m.midstate.path != path) {
+        return false;
+    }
+    let [b0, b1, b2, b3] = &mut buffers.0;
+    let ends = quad.each_ref().map(ResumeMessage::scheduled_end);
+    let (counts, schedules) = if let [Some(e0), Some(e1), Some(e2), Some(e3)] = ends {
+        let counts = [
+            whole_blocks(&quad[0], b0),
+            whole_blocks(&quad[1], b1),
+            whole_blocks(&quad[2], b2),
+            whole_blocks(&quad[3], b3),
+        ];
+        let schedules = [e0, e1, e2, e3].map(|e| e.schedules.as_slice());
+        if schedules.iter().any(|s| s.len() != schedules[0].len()) {
+            return false;
+        }
+        (counts, schedules)
+    } else {
+        let counts = [
+            padded_tail(&quad[0], b0),
+            padded_tail(&quad[1], b1),
+            padded_tail(&quad[2], b2),
+            padded_tail(&quad[3], b3),
+        ];
+        (counts, [&[][..]; 4])
+    };
+    let Some(n) = counts[0].filter(|&n| counts.iter().all(|&c| c == Some(n))) else {
+        return false;
+    };
+    // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
+    let states = unsafe {
+        x86_shani::sha256d_resume_x4(
+            quad.each_ref().map(|m| &m.midstate.state),
+            [&b0[..n], &b1[..n], &b2[..n], &b3[..n]],
+            schedules,
+        )
+    };
+    *out = states.map(|s| state_to_bytes(&s));
+    true
+}
+
+/// SHA-256d (internal byte order) of many messages, each resumed from a midstate:
+/// `out[i]` for `messages[i]` (the coinbases of a batch chunk). Where the path interleaves
+/// streams, four at a time whose tails have as many blocks (shares of one job and
+/// connection do) are hashed in step; the others in pairs or alone. A scheduled end
+/// costs only its rounds.
 pub fn sha256d_resume_many(
-    messages: &[(&Midstate, [&[u8]; 3])],
+    messages: &[ResumeMessage],
     out: &mut [[u8; 32]],
     buffers: &mut ResumeBuffers,
 ) {
     assert_eq!(messages.len(), out.len(), "one output per message");
     let mut done = 0;
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    while let Some(quad) = messages[done..].first_chunk::<4>() {
-        let path = quad[0].0.path;
-        if path.kernel() != Sha256Kernel::ShaNi || quad.iter().any(|m| m.0.path != path) {
+    while let (Some(quad), Some(outs)) =
+        (messages[done..].first_chunk::<4>(), out[done..].first_chunk_mut::<4>())
+    {
+        if !resume_quad_sha_ni(quad, outs, buffers) {
             break;
         }
-        let [b0, b1, b2, b3] = &mut buffers.0;
-        let counts = [
-            padded_tail(quad[0].0, quad[0].1, b0),
-            padded_tail(quad[1].0, quad[1].1, b1),
-            padded_tail(quad[2].0, quad[2].1, b2),
-            padded_tail(quad[3].0, quad[3].1, b3),
-        ];
-        let Some(n) = counts[0].filter(|&n| counts.iter().all(|&c| c == Some(n))) else {
-            break;
-        };
-        let Some(outs) = out[done..].first_chunk_mut::<4>() else { break };
-        // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
-        let states = unsafe {
-            x86_shani::sha256d_resume_x4(
-                quad.each_ref().map(|m| &m.0.state),
-                [&b0[..n], &b1[..n], &b2[..n], &b3[..n]],
-            )
-        };
-        *outs = states.map(|s| state_to_bytes(&s));
         done += 4;
     }
-    let (messages, out) = (&messages[done..], &mut out[done..]);
     // The rest (fewer than four, or a group that cannot go in step): in pairs.
-    for (pair, outs) in messages.chunks(2).zip(out.chunks_mut(2)) {
+    for (pair, outs) in messages[done..].chunks(2).zip(out[done..].chunks_mut(2)) {
         match (pair, outs) {
-            ([first, second], [o0, o1]) => {
-                (*o0, *o1) = sha256d_resume_pair(*first, *second, buffers)
-            }
+            ([first, second], [o0, o1]) => (*o0, *o1) = resume_pair(first, second, buffers),
             (_, outs) => {
                 for (m, o) in pair.iter().zip(outs) {
-                    *o = resume_one(*m);
+                    *o = resume_one(m);
                 }
             }
         }

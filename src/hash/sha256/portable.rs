@@ -74,6 +74,12 @@ pub(crate) fn compress_blocks(state: &mut [u32; 8], blocks: &[[u8; 64]]) {
     }
 }
 
+/// Compresses a block given by its precomputed schedule (round constants added).
+#[inline]
+pub(crate) fn compress_scheduled(state: &mut [u32; 8], schedule_plus_k: &[u32; 64]) {
+    rounds(state, schedule_plus_k);
+}
+
 /// Compresses the constant padding block that follows a 64-byte message.
 #[inline]
 pub(crate) fn compress_padding_64(state: &mut [u32; 8]) {

@@ -156,13 +156,9 @@ pub(crate) fn compress_words(state: &mut [u32; 8], words: &[u32; 16]) {
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
 fn compress_padding_64_vectors(s: &mut ShaState) {
-    let saved = *s;
-    for i in 0..16 {
-        // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word table.
-        let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
-        rounds4_with_k(s, wk);
-    }
-    add_saved(s, saved);
+    let mut one = [*s];
+    compress_padding_64_n(&mut one);
+    *s = one[0];
 }
 
 /// Second SHA-256 of a SHA-256d: hashes a 32-byte digest state from the initial state.
@@ -214,22 +210,40 @@ fn compress_vectors_x2(s0: &mut ShaState, w0: [__m128i; 4], s1: &mut ShaState, w
     [*s0, *s1] = s;
 }
 
-/// The constant padding block of a 64-byte message for `N` streams in step, from its
-/// precomputed schedule.
+/// One block for each of `N` streams in step, given by its precomputed schedule (message
+/// words plus round constants): the rounds alone, no message expansion.
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
-fn compress_padding_64_n<const N: usize>(s: &mut [ShaState; N]) {
+fn compress_scheduled_n<const N: usize>(s: &mut [ShaState; N], schedules: [&[u32; 64]; N]) {
     let saved = *s;
     for i in 0..16 {
-        // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word table.
-        let wk = unsafe { _mm_loadu_si128(PADDING_64_SCHEDULE.as_ptr().add(4 * i).cast()) };
-        for state in s.iter_mut() {
+        for (state, schedule) in s.iter_mut().zip(schedules) {
+            // SAFETY: i < 16, so the 4 words at 4i are inside the 64-word schedule.
+            let wk = unsafe { _mm_loadu_si128(schedule.as_ptr().add(4 * i).cast()) };
             rounds4_with_k(state, wk);
         }
     }
     for (state, saved) in s.iter_mut().zip(saved) {
         add_saved(state, saved);
     }
+}
+
+/// The constant padding block of a 64-byte message for `N` streams in step.
+#[inline]
+#[target_feature(enable = "sha,sse4.1")]
+fn compress_padding_64_n<const N: usize>(s: &mut [ShaState; N]) {
+    compress_scheduled_n(s, [&PADDING_64_SCHEDULE; N]);
+}
+
+/// Compresses one block given by its precomputed schedule (message words plus round
+/// constants).
+#[inline(never)]
+#[target_feature(enable = "sha,sse4.1")]
+pub(crate) fn compress_scheduled(state: &mut [u32; 8], schedule: &[u32; 64]) {
+    clean_upper_state();
+    let mut s = [load_state(state)];
+    compress_scheduled_n(&mut s, [schedule]);
+    store_state(s[0], state);
 }
 
 /// The second SHA-256 of two SHA-256d computations, from their first-hash states.
@@ -327,17 +341,26 @@ fn finish_double_n<const N: usize>(first: [ShaState; N]) -> [[u32; 8]; N] {
     })
 }
 
-/// SHA-256d of four messages at once, each resumed from its midstate over its last blocks
-/// (padding included), the four streams in step. All four have as many blocks (the
-/// caller checks; `blocks[0]` sets the count).
+/// SHA-256d of four messages at once, each resumed from its midstate over its last
+/// blocks, the four streams in step: `blocks` (as bytes), then `schedules` (blocks given by
+/// their precomputed schedules; empty if none), padding included in whichever is last.
+/// All four have as many of each (the caller checks; lane 0 sets the counts).
 #[inline(never)]
 #[target_feature(enable = "sha,sse4.1")]
-pub(crate) fn sha256d_resume_x4(states: [&[u32; 8]; 4], blocks: [&[[u8; 64]]; 4]) -> [[u32; 8]; 4] {
+pub(crate) fn sha256d_resume_x4(
+    states: [&[u32; 8]; 4],
+    blocks: [&[[u8; 64]]; 4],
+    schedules: [&[[u32; 64]]; 4],
+) -> [[u32; 8]; 4] {
     debug_assert!(blocks.iter().all(|b| b.len() == blocks[0].len()), "equal block counts");
+    debug_assert!(schedules.iter().all(|s| s.len() == schedules[0].len()), "equal counts");
     clean_upper_state();
     let mut s = states.map(|state| load_state(state));
     for i in 0..blocks[0].len() {
         compress_vectors_n(&mut s, blocks.map(|b| load_block_bytes(&b[i])));
+    }
+    for i in 0..schedules[0].len() {
+        compress_scheduled_n(&mut s, schedules.map(|b| &b[i]));
     }
     finish_double_n(s)
 }

@@ -59,24 +59,38 @@ fn the_real_share_of_the_bench_job_hashes_to_its_known_answer_on_both_sides() {
     assert_eq!(sri.validate(0), SriVerdict::Accepted(expected), "SRI");
 }
 
+/// Every share of the bench job, and of the same job whose coinbase pays 60 more outputs
+/// (its coinb2's end hashed from schedules made once per job), hashes to what SRI computes,
+/// checked one at a time and in a batch.
 #[test]
 fn every_share_hashes_to_what_sri_computes() {
-    let workload = ShareWorkload::sha256d_13_branch(SHARES);
-    let mut sri = SriChannel::for_workload(&workload, [0xff; 32]).expect("SRI takes the job");
-    assert_eq!(sri.len(), SHARES);
-    let mut distinct = std::collections::HashSet::new();
-    for (index, submit) in workload.submits.iter().enumerate() {
-        let ours = workload.validator.check(&workload.session, submit);
-        assert!(ours.is_valid(), "share {index}: {:?}", ours.reason());
-        let ours = ours.pow_hash.expect("a valid share has its hash").0;
-        let verdict = sri.validate(index);
-        let SriVerdict::Accepted(theirs) = verdict else {
-            panic!("share {index}: SRI refused it: {verdict:?}");
-        };
-        assert_eq!(ours, theirs, "share {index}: header hashes differ");
-        distinct.insert(ours);
+    for (name, workload) in [
+        ("13-entry branch", ShareWorkload::sha256d_13_branch(SHARES)),
+        ("60 more outputs", ShareWorkload::sha256d_many_outputs(SHARES)),
+    ] {
+        let mut sri = SriChannel::for_workload(&workload, [0xff; 32]).expect("SRI takes the job");
+        assert_eq!(sri.len(), SHARES);
+        let mut distinct = std::collections::HashSet::new();
+        let mut theirs_all = Vec::with_capacity(SHARES);
+        for (index, submit) in workload.submits.iter().enumerate() {
+            let ours = workload.validator.check(&workload.session, submit);
+            assert!(ours.is_valid(), "{name}, share {index}: {:?}", ours.reason());
+            let ours = ours.pow_hash.expect("a valid share has its hash").0;
+            let verdict = sri.validate(index);
+            let SriVerdict::Accepted(theirs) = verdict else {
+                panic!("{name}, share {index}: SRI refused it: {verdict:?}");
+            };
+            assert_eq!(ours, theirs, "{name}, share {index}: header hashes differ");
+            distinct.insert(ours);
+            theirs_all.push(theirs);
+        }
+        assert_eq!(distinct.len(), SHARES, "{name}: the shares are distinct work");
+        workload.refresh();
+        let batch = workload.validator.check_batch(&workload.batch());
+        for (index, (ours, theirs)) in batch.iter().zip(&theirs_all).enumerate() {
+            assert_eq!(ours.pow_hash.map(|h| h.0), Some(*theirs), "{name}, batch share {index}");
+        }
     }
-    assert_eq!(distinct.len(), SHARES, "the shares are distinct work");
 }
 
 #[test]

@@ -58,14 +58,39 @@ impl ShareWorkload {
         Self::new(Algorithm::Sha256d, SHA256D_JOB, submits)
     }
 
+    /// The SHA-256d job with a 13-entry branch, its coinbase paying 60 more outputs
+    /// (P2WPKH, 31 bytes each) before the original three, as a pool that pays its miners
+    /// in the coinbase sends: a coinb2 of 2 030 bytes, 32 blocks of it after the
+    /// extranonce2. The payees are made up; the rest is the real job's.
+    pub fn sha256d_many_outputs(submits: usize) -> Self {
+        let mut notify = parse_notify(SHA256D_JOB);
+        // coinb2: 27 bytes of the coinbase script and its sequence (31), the output count
+        // (1), the outputs, the lock time (4).
+        let (head, rest) = notify.coinb2.split_at(31);
+        let (outputs, lock_time) = rest[1..].split_at(rest.len() - 5);
+        let mut coinb2 = head.to_vec();
+        coinb2.push(rest[0] + 60);
+        for i in 0..60u32 {
+            coinb2.extend_from_slice(&(50_000 + u64::from(i) * 1_000).to_le_bytes());
+            coinb2.extend_from_slice(&[0x16, 0x00, 0x14]);
+            coinb2.extend_from_slice(&crate::hash::sha256(&i.to_le_bytes())[..20]);
+        }
+        coinb2.extend_from_slice(outputs);
+        coinb2.extend_from_slice(lock_time);
+        notify.coinb2 = coinb2;
+        Self::from_notify(Algorithm::Sha256d, notify, submits)
+    }
+
     /// A scrypt job with a 3-entry branch.
     pub fn scrypt(submits: usize) -> Self {
         Self::new(Algorithm::Scrypt, SCRYPT_JOB, submits)
     }
 
     fn new(algorithm: Algorithm, job: &str, count: usize) -> Self {
-        let params: serde_json::Value = serde_json::from_str(job).expect("bench job is JSON"); // invariant: see message
-        let notify = Notify::from_params(&params).expect("bench job is a valid notify"); // invariant: see message
+        Self::from_notify(algorithm, parse_notify(job), count)
+    }
+
+    fn from_notify(algorithm: Algorithm, notify: Notify, count: usize) -> Self {
         // The job is refreshed after each pass over the submits: reserve room for them all.
         let config = ValidatorConfig {
             max_shares_per_job: usize::MAX,
@@ -113,6 +138,12 @@ impl ShareWorkload {
     pub fn batch(&self) -> Vec<(&Session, &Submit)> {
         self.submits.iter().map(|s| (&self.session, s)).collect()
     }
+}
+
+/// A bench job's notify.
+fn parse_notify(job: &str) -> Notify {
+    let params: serde_json::Value = serde_json::from_str(job).expect("bench job is JSON"); // invariant: see message
+    Notify::from_params(&params).expect("bench job is a valid notify") // invariant: see message
 }
 
 /// A fixed header for kernel benchmarks (Litecoin's scrypt_tests.cpp header #0).

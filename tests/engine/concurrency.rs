@@ -256,3 +256,44 @@ fn mixed_batch_hashes_every_share_right(job_run: u32, both_connections: bool) {
         shares.iter().map(|(_, c, submit)| validator.check(&sessions[*c], submit)).collect();
     assert_eq!(batch, sequential);
 }
+
+/// The bench job whose coinbase pays 60 more outputs (a coinb2 of 2 030 bytes: 32 blocks
+/// after the extranonce2, hashed from their schedules, four coinbases in step): every
+/// share of a batch and of one-at-a-time checks hashes to what sha2 computes of the
+/// assembled coinbase, merkle root and header.
+#[test]
+fn a_coinbase_of_many_outputs_hashes_right_in_batches_and_alone() {
+    use common::miner;
+    let workload = sharecheck::bench::ShareWorkload::sha256d_many_outputs(70);
+    let job = workload.notify();
+    assert_eq!(job.coinb2.len(), 2030);
+    let extranonce1 = workload.session.extranonce1().unwrap();
+    let branch: Vec<String> = job.merkle_branch.iter().map(hex::encode).collect();
+    let expected: Vec<[u8; 32]> = workload
+        .submits
+        .iter()
+        .map(|submit| {
+            let extranonce2 = hex::decode(&submit.extranonce2).unwrap();
+            let coinbase = [job.coinb1.as_slice(), extranonce1, &extranonce2, &job.coinb2].concat();
+            let root = miner::merkle_root(&coinbase, &branch);
+            let mut header = Vec::with_capacity(80);
+            header.extend(job.version.to_le_bytes());
+            header.extend(job.prevhash.0);
+            header.extend(root);
+            header.extend(u32::from_str_radix(&submit.ntime, 16).unwrap().to_le_bytes());
+            header.extend(job.nbits.to_le_bytes());
+            header.extend(u32::from_str_radix(&submit.nonce, 16).unwrap().to_le_bytes());
+            miner::sha256d(&header)
+        })
+        .collect();
+    let batch = workload.validator.check_batch(&workload.batch());
+    for (i, (verdict, expected)) in batch.iter().zip(&expected).enumerate() {
+        assert!(verdict.is_valid(), "share {i}: {:?}", verdict.reason());
+        assert_eq!(verdict.pow_hash.map(|h| h.0), Some(*expected), "batch, share {i}");
+    }
+    workload.refresh();
+    for (i, (submit, expected)) in workload.submits.iter().zip(&expected).enumerate() {
+        let verdict = workload.validator.check(&workload.session, submit);
+        assert_eq!(verdict.pow_hash.map(|h| h.0), Some(*expected), "alone, share {i}");
+    }
+}

@@ -55,9 +55,9 @@ impl CoinbasePrefix {
         self.len() == 0
     }
 
-    /// `prefix ‖ extranonce2 ‖ coinb2` as a message to hash from the midstate. `end`, made
-    /// from this `coinb2` (its job's), stands for coinb2's last bytes, whose schedules it
-    /// holds, if it was made for as many bytes before coinb2 as this coinbase has.
+    /// `prefix ‖ extranonce2 ‖ coinb2` as a message to hash from the midstate. `end` (its
+    /// job's) stands for coinb2's last bytes, whose schedules it holds, if it was made
+    /// for as many bytes before coinb2 as this coinbase has and from the same bytes.
     #[inline]
     pub fn message<'a>(
         &'a self,
@@ -67,9 +67,12 @@ impl CoinbasePrefix {
     ) -> ResumeMessage<'a> {
         let before_coinb2 = self.len() + extranonce2.len() as u64;
         match end {
+            // The end's bytes are compared too: an end of another coinb2 of the same
+            // length must not stand for this one (a few hundred bytes, a fraction of the
+            // blocks the schedules save).
             Some(end)
                 if end.before_coinb2 == before_coinb2
-                    && end.split + end.scheduled.bytes().len() == coinb2.len() =>
+                    && coinb2.get(end.split..) == Some(end.scheduled.bytes()) =>
             {
                 ResumeMessage {
                     midstate: &self.midstate,

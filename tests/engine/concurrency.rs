@@ -174,9 +174,10 @@ fn scrypt_batch_equals_sequential() {
 /// change depth within a chunk, and a chunk's memo of the job and connection state found
 /// for the share before is both reused and replaced (same job, other connection; same
 /// connection, other job; a refused share between two of one job). Each job's end of
-/// coinb2 is scheduled for the first connection's extranonce sizes (8 + 4 bytes), so the
-/// other connection's coinbases are hashed without it. Last, runs of 8 on the one
-/// connection: coinbases go four in step with their scheduled ends.
+/// coinb2 is scheduled for the extranonce sizes of the connection whose share asks first
+/// (which one depends on the order the batch's parts run), so the other connection's
+/// coinbases are hashed without it. Last, runs of 8 on the one connection: coinbases go
+/// four in step with their scheduled ends.
 #[test]
 fn a_batch_of_mixed_jobs_and_connections_hashes_every_share_right() {
     for (job_run, both_connections) in [(1, true), (4, true), (8, false)] {

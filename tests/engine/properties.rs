@@ -579,3 +579,42 @@ fn coinbase_with_scheduled_end_matches_sha2() {
         }
     }
 }
+
+/// Four coinbases of one job (extranonce2s differ) with the job's scheduled end of coinb2,
+/// through `sha256d_resume_many` as four (in step), two and one, against sha2 of each
+/// assembled coinbase: coinb2 of every length to past 16 blocks (the in-step buffer's size,
+/// which a scheduled end does not need), and the end's limit of 128 scheduled blocks
+/// (8 183 bytes scheduled, 8 184 hashed as ever).
+#[test]
+fn coinbases_of_one_job_with_their_scheduled_end_in_step() {
+    use sharecheck::chain::coinbase::{CoinbaseEnd, CoinbasePrefix};
+    let coinb1: Vec<u8> = (0..50u8).collect();
+    let extranonce1 = [0xf8, 0x00, 0x2c, 0x90];
+    let extranonce2s: [[u8; 4]; 4] = [[0, 0, 0, 1], [0, 0, 0, 2], [7, 7, 7, 7], [0xff; 4]];
+    // coinb1, extranonce1 and extranonce2 are 58 bytes: the end starts 6 bytes into coinb2.
+    let lengths = (0..=1100).step_by(3).chain([6 + 8182, 6 + 8183, 6 + 8184]);
+    for coinb2_len in lengths {
+        let coinb2: Vec<u8> = (0..coinb2_len).map(|i| (i as u8).wrapping_mul(31) ^ 0x3c).collect();
+        let expected: Vec<[u8; 32]> = extranonce2s
+            .iter()
+            .map(|en2| sha2_twice(&[coinb1.as_slice(), &extranonce1, en2, &coinb2].concat()))
+            .collect();
+        let end = CoinbaseEnd::new(&coinb2, 58);
+        assert_eq!(end.is_some(), (6..=6 + 8183).contains(&coinb2_len), "coinb2 of {coinb2_len}");
+        for path in Sha256Path::supported() {
+            let prefix = CoinbasePrefix::with_path(path, &coinb1, &extranonce1);
+            let messages: Vec<ResumeMessage> =
+                extranonce2s.iter().map(|en2| prefix.message(en2, &coinb2, end.as_ref())).collect();
+            assert!(messages.iter().all(|m| m.end.is_some() == end.is_some()));
+            for count in [4, 2, 1] {
+                let mut out = vec![[0u8; 32]; count];
+                sha256d_resume_many(&messages[..count], &mut out, &mut Default::default());
+                assert_eq!(
+                    out,
+                    expected[..count],
+                    "{path}: coinb2 of {coinb2_len}, {count} at once"
+                );
+            }
+        }
+    }
+}

@@ -123,14 +123,18 @@ pub(crate) fn compress_words_on(path: Sha256Path, state: &mut [u32; 8], words: &
     }
 }
 
-/// Compresses one block given by its precomputed schedule ([`schedule_plus_k`]).
+/// Compresses blocks given by their precomputed schedules ([`schedule_plus_k`]).
 #[inline]
-fn compress_scheduled_on(path: Sha256Path, state: &mut [u32; 8], schedule: &[u32; 64]) {
+fn compress_scheduled_on(path: Sha256Path, state: &mut [u32; 8], schedules: &[[u32; 64]]) {
     match path.kernel() {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
-        Sha256Kernel::ShaNi => unsafe { x86_shani::compress_scheduled(state, schedule) },
-        _ => portable::compress_scheduled(state, schedule),
+        Sha256Kernel::ShaNi => unsafe { x86_shani::compress_scheduled_blocks(state, schedules) },
+        _ => {
+            for schedule in schedules {
+                portable::compress_scheduled(state, schedule);
+            }
+        }
     }
 }
 
@@ -355,7 +359,7 @@ pub fn sha256d_headers_with(path: Sha256Path, headers: &[[u8; 80]], out: &mut [[
         let (out_quads, out_rest) = out.as_chunks_mut::<4>();
         for (quad, outs) in quads.iter().zip(out_quads.iter_mut()) {
             // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
-            let states = unsafe { x86_shani::sha256d_header_x4(quad.each_ref()) };
+            let states = unsafe { x86_shani::sha256d_header_n(quad.each_ref()) };
             *outs = states.map(|s| state_to_bytes(&s));
         }
         (rest, out_rest)
@@ -457,6 +461,7 @@ const RESUME_STREAMS: usize = 4;
 
 /// A message's blocks after its midstate, padded (`0x80`, zeros, the bit length of the
 /// whole message), into `buffer`. `None` if they need more than it holds.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 fn padded_tail(
     message: &ResumeMessage,
     buffer: &mut [[u8; 64]; RESUME_IN_STEP_BLOCKS],
@@ -481,6 +486,7 @@ fn padded_tail(
 
 /// A message's `parts` (whole blocks, before its scheduled end) into `buffer`. `None` if
 /// they need more than it holds.
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 fn whole_blocks(
     message: &ResumeMessage,
     buffer: &mut [[u8; 64]; RESUME_IN_STEP_BLOCKS],
@@ -509,25 +515,22 @@ impl Default for ResumeBuffers {
     }
 }
 
-/// SHA-256d of one message, one stream: a scheduled end costs only its rounds.
-fn resume_one(message: &ResumeMessage) -> [u8; 32] {
+/// SHA-256d (internal byte order) of one message resumed from a midstate, one stream: a
+/// scheduled end costs only its rounds.
+pub fn sha256d_resume(message: &ResumeMessage) -> [u8; 32] {
     let path = message.midstate.path;
+    let mut h = message.midstate.resume();
     match message.scheduled_end() {
         Some(end) => {
-            let mut h = message.midstate.resume();
             for part in message.parts {
                 h.update(part);
             }
             // The parts end on a block boundary: nothing is left in the buffer.
             debug_assert_eq!(h.buffered, 0, "parts of whole blocks");
-            let mut state = h.state;
-            for schedule in &end.schedules {
-                compress_scheduled_on(path, &mut state, schedule);
-            }
-            state_to_bytes(&hash_digest_words(path, &state))
+            compress_scheduled_on(path, &mut h.state, &end.schedules);
+            state_to_bytes(&hash_digest_words(path, &h.state))
         }
         None => {
-            let mut h = message.midstate.resume();
             for piece in message.pieces() {
                 h.update(piece);
             }
@@ -536,125 +539,90 @@ fn resume_one(message: &ResumeMessage) -> [u8; 32] {
     }
 }
 
-/// SHA-256d (internal byte order) of one message resumed from a midstate: a scheduled end
-/// costs only its rounds.
-pub fn sha256d_resume(message: &ResumeMessage) -> [u8; 32] {
-    resume_one(message)
-}
-
-/// SHA-256d of two messages, in step where the path interleaves streams, both are on it
-/// and their tails have as many blocks; otherwise one after the other.
-fn resume_pair(
-    first: &ResumeMessage,
-    second: &ResumeMessage,
-    buffers: &mut ResumeBuffers,
-) -> ([u8; 32], [u8; 32]) {
-    match first.midstate.path.kernel() {
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        Sha256Kernel::ShaNi if second.midstate.path == first.midstate.path => {
-            let [buffer0, buffer1, ..] = &mut buffers.0;
-            match (padded_tail(first, buffer0), padded_tail(second, buffer1)) {
-                (Some(n0), Some(n1)) if n0 == n1 => {
-                    // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
-                    let (a, b) = unsafe {
-                        x86_shani::sha256d_resume_x2(
-                            &first.midstate.state,
-                            &buffer0[..n0],
-                            &second.midstate.state,
-                            &buffer1[..n1],
-                        )
-                    };
-                    (state_to_bytes(&a), state_to_bytes(&b))
-                }
-                _ => (resume_one(first), resume_one(second)),
-            }
-        }
-        _ => (resume_one(first), resume_one(second)),
-    }
-}
-
-/// Four messages in step on SHA-NI, into `out`: all four with scheduled ends whose
-/// `parts` and ends have as many blocks, or all four padded whole with as many blocks.
-/// `false` (nothing written) if they are not so.
+/// `N` messages in step on SHA-NI, into `out`: all with scheduled ends whose `parts` and
+/// ends have as many blocks, or all padded whole with as many blocks (at most 16).
+/// `false` (nothing written) if they are not so, or the path is not SHA-NI.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-fn resume_quad_sha_ni(
-    quad: &[ResumeMessage; 4],
-    out: &mut [[u8; 32]; 4],
+fn resume_in_step<const N: usize>(
+    group: &[ResumeMessage; N],
+    out: &mut [[u8; 32]; N],
     buffers: &mut ResumeBuffers,
 ) -> bool {
-    let path = quad[0].midstate.path;
-    if path.kernel() != Sha256Kernel::ShaNi || quad.iter().any(|m| m.midstate.path != path) {
+    let path = group[0].midstate.path;
+    if path.kernel() != Sha256Kernel::ShaNi || group.iter().any(|m| m.midstate.path != path) {
         return false;
     }
-    let [b0, b1, b2, b3] = &mut buffers.0;
-    let ends = quad.each_ref().map(ResumeMessage::scheduled_end);
-    let (counts, schedules) = if let [Some(e0), Some(e1), Some(e2), Some(e3)] = ends {
-        let counts = [
-            whole_blocks(&quad[0], b0),
-            whole_blocks(&quad[1], b1),
-            whole_blocks(&quad[2], b2),
-            whole_blocks(&quad[3], b3),
-        ];
-        let schedules = [e0, e1, e2, e3].map(|e| e.schedules.as_slice());
-        if schedules.iter().any(|s| s.len() != schedules[0].len()) {
-            return false;
-        }
-        (counts, schedules)
-    } else {
-        let counts = [
-            padded_tail(&quad[0], b0),
-            padded_tail(&quad[1], b1),
-            padded_tail(&quad[2], b2),
-            padded_tail(&quad[3], b3),
-        ];
-        (counts, [&[][..]; 4])
-    };
+    let Some(buffers) = buffers.0.first_chunk_mut::<N>() else { return false };
+    let ends = group.each_ref().map(ResumeMessage::scheduled_end);
+    let (counts, schedules): ([Option<usize>; N], [&[[u32; 64]]; N]) =
+        if ends.iter().all(Option::is_some) {
+            let schedules = ends.map(|e| e.map_or(&[][..], |e| e.schedules.as_slice()));
+            if schedules.iter().any(|s| s.len() != schedules[0].len()) {
+                return false;
+            }
+            (core::array::from_fn(|i| whole_blocks(&group[i], &mut buffers[i])), schedules)
+        } else {
+            (core::array::from_fn(|i| padded_tail(&group[i], &mut buffers[i])), [&[][..]; N])
+        };
     let Some(n) = counts[0].filter(|&n| counts.iter().all(|&c| c == Some(n))) else {
         return false;
     };
+    let blocks: [&[[u8; 64]]; N] = core::array::from_fn(|i| &buffers[i][..n]);
     // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
     let states = unsafe {
-        x86_shani::sha256d_resume_x4(
-            quad.each_ref().map(|m| &m.midstate.state),
-            [&b0[..n], &b1[..n], &b2[..n], &b3[..n]],
-            schedules,
-        )
+        x86_shani::sha256d_resume_n(group.each_ref().map(|m| &m.midstate.state), blocks, schedules)
     };
     *out = states.map(|s| state_to_bytes(&s));
     true
 }
 
+/// Where streams cannot be interleaved, nothing is hashed in step.
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+fn resume_in_step<const N: usize>(
+    _group: &[ResumeMessage; N],
+    _out: &mut [[u8; 32]; N],
+    _buffers: &mut ResumeBuffers,
+) -> bool {
+    false
+}
+
 /// SHA-256d (internal byte order) of many messages, each resumed from a midstate:
 /// `out[i]` for `messages[i]` (the coinbases of a batch chunk). Where the path interleaves
-/// streams, four at a time whose tails have as many blocks (shares of one job and
-/// connection do) are hashed in step; the others in pairs or alone. A scheduled end
-/// costs only its rounds.
+/// streams, each run of four that can go in step (on the path, tails of as many blocks:
+/// shares of one job and connection) is hashed so; a message that cannot is paired with
+/// the next such one, in step if the two can be, and a last one left over goes alone. A
+/// scheduled end costs only its rounds.
 pub fn sha256d_resume_many(
     messages: &[ResumeMessage],
     out: &mut [[u8; 32]],
     buffers: &mut ResumeBuffers,
 ) {
     assert_eq!(messages.len(), out.len(), "one output per message");
-    let mut done = 0;
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    while let (Some(quad), Some(outs)) =
-        (messages[done..].first_chunk::<4>(), out[done..].first_chunk_mut::<4>())
-    {
-        if !resume_quad_sha_ni(quad, outs, buffers) {
-            break;
+    let mut waiting: Option<usize> = None;
+    let mut i = 0;
+    while i < messages.len() {
+        if let (Some(quad), Some(outs)) =
+            (messages[i..].first_chunk::<4>(), out[i..].first_chunk_mut::<4>())
+            && resume_in_step(quad, outs, buffers)
+        {
+            i += 4;
+            continue;
         }
-        done += 4;
-    }
-    // The rest (fewer than four, or a group that cannot go in step): in pairs.
-    for (pair, outs) in messages[done..].chunks(2).zip(out[done..].chunks_mut(2)) {
-        match (pair, outs) {
-            ([first, second], [o0, o1]) => (*o0, *o1) = resume_pair(first, second, buffers),
-            (_, outs) => {
-                for (m, o) in pair.iter().zip(outs) {
-                    *o = resume_one(m);
+        match waiting.take() {
+            None => waiting = Some(i),
+            Some(first) => {
+                let pair = [messages[first], messages[i]];
+                let mut outs = [[0u8; 32]; 2];
+                if !resume_in_step(&pair, &mut outs, buffers) {
+                    outs = pair.each_ref().map(sha256d_resume);
                 }
+                [out[first], out[i]] = outs;
             }
         }
+        i += 1;
+    }
+    if let Some(last) = waiting {
+        out[last] = sha256d_resume(&messages[last]);
     }
 }
 
@@ -665,7 +633,7 @@ fn sha256d_header_pair(path: Sha256Path, h0: &[u8; 80], h1: &[u8; 80]) -> ([u8; 
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         Sha256Kernel::ShaNi => {
             // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
-            let (a, b) = unsafe { x86_shani::sha256d_header_x2(h0, h1) };
+            let [a, b] = unsafe { x86_shani::sha256d_header_n([h0, h1]) };
             (state_to_bytes(&a), state_to_bytes(&b))
         }
         _ => (sha256d_header_with(path, h0), sha256d_header_with(path, h1)),

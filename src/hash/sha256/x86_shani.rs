@@ -151,16 +151,6 @@ pub(crate) fn compress_words(state: &mut [u32; 8], words: &[u32; 16]) {
     store_state(s, state);
 }
 
-/// Compresses the constant padding block of a 64-byte message from its precomputed
-/// schedule (message words plus round constants), skipping the message expansion.
-#[inline]
-#[target_feature(enable = "sha,sse4.1")]
-fn compress_padding_64_vectors(s: &mut ShaState) {
-    let mut one = [*s];
-    compress_padding_64_n(&mut one);
-    *s = one[0];
-}
-
 /// Second SHA-256 of a SHA-256d: hashes a 32-byte digest state from the initial state.
 #[inline]
 #[target_feature(enable = "sha,sse4.1")]
@@ -179,7 +169,9 @@ pub(crate) fn sha256d_64(message: &[u8; 64]) -> [u32; 8] {
     clean_upper_state();
     let mut s = load_state(&super::H0);
     compress_vectors(&mut s, load_block_bytes(message));
-    compress_padding_64_vectors(&mut s);
+    let mut one = [s];
+    compress_padding_64_n(&mut one);
+    let [s] = one;
     let mut first = [0u32; 8];
     store_state(s, &mut first);
     hash_digest(&first)
@@ -198,16 +190,6 @@ pub(crate) fn sha256d_header(header: &[u8; 80]) -> [u32; 8] {
     let mut digest = [0u32; 8];
     store_state(s, &mut digest);
     hash_digest(&digest)
-}
-
-/// Two independent blocks in step: SHA-NI's round instruction is latency-bound, so a
-/// second stream fills the pipeline for nearly free.
-#[inline]
-#[target_feature(enable = "sha,sse4.1")]
-fn compress_vectors_x2(s0: &mut ShaState, w0: [__m128i; 4], s1: &mut ShaState, w1: [__m128i; 4]) {
-    let mut s = [*s0, *s1];
-    compress_vectors_n(&mut s, [w0, w1]);
-    [*s0, *s1] = s;
 }
 
 /// One block for each of `N` streams in step, given by its precomputed schedule (message
@@ -235,88 +217,28 @@ fn compress_padding_64_n<const N: usize>(s: &mut [ShaState; N]) {
     compress_scheduled_n(s, [&PADDING_64_SCHEDULE; N]);
 }
 
-/// Compresses one block given by its precomputed schedule (message words plus round
-/// constants).
+/// Compresses blocks given by their precomputed schedules (message words plus round
+/// constants), one after the other.
 #[inline(never)]
 #[target_feature(enable = "sha,sse4.1")]
-pub(crate) fn compress_scheduled(state: &mut [u32; 8], schedule: &[u32; 64]) {
+pub(crate) fn compress_scheduled_blocks(state: &mut [u32; 8], schedules: &[[u32; 64]]) {
     clean_upper_state();
     let mut s = [load_state(state)];
-    compress_scheduled_n(&mut s, [schedule]);
-    store_state(s[0], state);
-}
-
-/// The second SHA-256 of two SHA-256d computations, from their first-hash states.
-#[inline]
-#[target_feature(enable = "sha,sse4.1")]
-fn finish_double_x2(s0: ShaState, s1: ShaState) -> ([u32; 8], [u32; 8]) {
-    let (mut d0, mut d1) = ([0u32; 8], [0u32; 8]);
-    store_state(s0, &mut d0);
-    store_state(s1, &mut d1);
-    hash_digest_x2(&d0, &d1)
-}
-
-/// The second SHA-256 of two SHA-256d computations.
-#[inline]
-#[target_feature(enable = "sha,sse4.1")]
-fn hash_digest_x2(d0: &[u32; 8], d1: &[u32; 8]) -> ([u32; 8], [u32; 8]) {
-    let (b0, b1) = (super::digest_block(d0, 0), super::digest_block(d1, 0));
-    let mut s0 = load_state(&super::H0);
-    let mut s1 = s0;
-    compress_vectors_x2(&mut s0, load_block_words(&b0), &mut s1, load_block_words(&b1));
-    let (mut o0, mut o1) = ([0u32; 8], [0u32; 8]);
-    store_state(s0, &mut o0);
-    store_state(s1, &mut o1);
-    (o0, o1)
-}
-
-/// SHA-256d of two messages at once, each resumed from its midstate `state` over its
-/// last blocks (padding included). The two must have as many blocks (`zip` stops at the
-/// shorter; the caller checks).
-#[inline(never)]
-#[target_feature(enable = "sha,sse4.1")]
-pub(crate) fn sha256d_resume_x2(
-    state0: &[u32; 8],
-    blocks0: &[[u8; 64]],
-    state1: &[u32; 8],
-    blocks1: &[[u8; 64]],
-) -> ([u32; 8], [u32; 8]) {
-    debug_assert_eq!(blocks0.len(), blocks1.len());
-    clean_upper_state();
-    let (mut s0, mut s1) = (load_state(state0), load_state(state1));
-    for (b0, b1) in blocks0.iter().zip(blocks1) {
-        compress_vectors_x2(&mut s0, load_block_bytes(b0), &mut s1, load_block_bytes(b1));
+    for schedule in schedules {
+        compress_scheduled_n(&mut s, [schedule]);
     }
-    finish_double_x2(s0, s1)
+    store_state(s[0], state);
 }
 
 /// SHA-256d of two 64-byte messages at once.
 #[inline(never)]
 #[target_feature(enable = "sha,sse4.1")]
-pub(crate) fn sha256d_64_x2(m0: &[u8; 64], m1: &[u8; 64]) -> ([u32; 8], [u32; 8]) {
+pub(crate) fn sha256d_64_x2(m0: &[u8; 64], m1: &[u8; 64]) -> [[u32; 8]; 2] {
     clean_upper_state();
-    let mut s0 = load_state(&super::H0);
-    let mut s1 = s0;
-    compress_vectors_x2(&mut s0, load_block_bytes(m0), &mut s1, load_block_bytes(m1));
-    let mut s = [s0, s1];
+    let mut s = [load_state(&super::H0); 2];
+    compress_vectors_n(&mut s, [load_block_bytes(m0), load_block_bytes(m1)]);
     compress_padding_64_n(&mut s);
-    let [s0, s1] = s;
-    finish_double_x2(s0, s1)
-}
-
-/// SHA-256d of two 80-byte headers at once.
-#[inline(never)]
-#[target_feature(enable = "sha,sse4.1")]
-pub(crate) fn sha256d_header_x2(h0: &[u8; 80], h1: &[u8; 80]) -> ([u32; 8], [u32; 8]) {
-    clean_upper_state();
-    let mut s0 = load_state(&super::H0);
-    let mut s1 = s0;
-    let first = |h: &[u8; 80]| -> [u8; 64] { h[..64].try_into().unwrap() }; // infallible: fixed-size range
-    let (f0, f1) = (first(h0), first(h1));
-    compress_vectors_x2(&mut s0, load_block_bytes(&f0), &mut s1, load_block_bytes(&f1));
-    let (t0, t1) = (super::header_tail_words(h0), super::header_tail_words(h1));
-    compress_vectors_x2(&mut s0, load_block_words(&t0), &mut s1, load_block_words(&t1));
-    finish_double_x2(s0, s1)
+    finish_double_n(s)
 }
 
 /// The second SHA-256 of `N` SHA-256d computations in step, from their first-hash states:
@@ -341,17 +263,17 @@ fn finish_double_n<const N: usize>(first: [ShaState; N]) -> [[u32; 8]; N] {
     })
 }
 
-/// SHA-256d of four messages at once, each resumed from its midstate over its last
-/// blocks, the four streams in step: `blocks` (as bytes), then `schedules` (blocks given by
+/// SHA-256d of `N` messages at once, each resumed from its midstate over its last
+/// blocks, the streams in step: `blocks` (as bytes), then `schedules` (blocks given by
 /// their precomputed schedules; empty if none), padding included in whichever is last.
-/// All four have as many of each (the caller checks; lane 0 sets the counts).
+/// All have as many of each (the caller checks; stream 0 sets the counts).
 #[inline(never)]
 #[target_feature(enable = "sha,sse4.1")]
-pub(crate) fn sha256d_resume_x4(
-    states: [&[u32; 8]; 4],
-    blocks: [&[[u8; 64]]; 4],
-    schedules: [&[[u32; 64]]; 4],
-) -> [[u32; 8]; 4] {
+pub(crate) fn sha256d_resume_n<const N: usize>(
+    states: [&[u32; 8]; N],
+    blocks: [&[[u8; 64]]; N],
+    schedules: [&[[u32; 64]]; N],
+) -> [[u32; 8]; N] {
     debug_assert!(blocks.iter().all(|b| b.len() == blocks[0].len()), "equal block counts");
     debug_assert!(schedules.iter().all(|s| s.len() == schedules[0].len()), "equal counts");
     clean_upper_state();
@@ -365,12 +287,12 @@ pub(crate) fn sha256d_resume_x4(
     finish_double_n(s)
 }
 
-/// SHA-256d of four 80-byte headers at once, the four streams in step.
+/// SHA-256d of `N` 80-byte headers at once, the streams in step.
 #[inline(never)]
 #[target_feature(enable = "sha,sse4.1")]
-pub(crate) fn sha256d_header_x4(headers: [&[u8; 80]; 4]) -> [[u32; 8]; 4] {
+pub(crate) fn sha256d_header_n<const N: usize>(headers: [&[u8; 80]; N]) -> [[u32; 8]; N] {
     clean_upper_state();
-    let mut s = [load_state(&super::H0); 4];
+    let mut s = [load_state(&super::H0); N];
     compress_vectors_n(
         &mut s,
         headers.map(|h| {
@@ -494,7 +416,7 @@ pub(crate) fn fold_branch_x2(
     for (b0, b1) in branch0.iter().zip(branch1) {
         m0[32..].copy_from_slice(b0);
         m1[32..].copy_from_slice(b1);
-        let (d0, d1) = sha256d_64_x2(&m0, &m1);
+        let [d0, d1] = sha256d_64_x2(&m0, &m1);
         m0[..32].copy_from_slice(&super::state_to_bytes(&d0));
         m1[..32].copy_from_slice(&super::state_to_bytes(&d1));
     }

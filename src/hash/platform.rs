@@ -28,8 +28,8 @@ pub(crate) enum Sha256Kernel {
     Portable,
     /// Portable for one stream; batches 8 at a time in AVX2 lanes (CPUs without SHA-NI).
     Avx2x8,
-    /// x86 SHA extensions (SHA-NI); batches as interleaved streams (merkle folds four,
-    /// headers and coinbases two).
+    /// x86 SHA extensions (SHA-NI); batches as four interleaved streams (merkle folds,
+    /// headers, coinbases).
     ShaNi,
 }
 

@@ -22,22 +22,37 @@ pub fn parse_u32_be(what: &'static str, s: &str) -> Result<u32, Error> {
     })
 }
 
-/// 8 hex digits of a big-endian u32, else `None` (no allocation: the share check's form,
-/// one pass over the digits).
+/// 8 hex digits of a big-endian u32, else `None` (no allocation: the share check's form).
+/// The 8 bytes are checked and decoded together in one 64-bit word.
 pub fn parse_word(s: &str) -> Option<u32> {
-    let digits: &[u8; 8] = s.as_bytes().try_into().ok()?;
-    digits.iter().try_fold(0u32, |word, &digit| Some(word << 4 | hex_digit_value(digit)?))
-}
-
-/// The value of one hex digit, either case.
-fn hex_digit_value(digit: u8) -> Option<u32> {
-    let value = match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        b'A'..=b'F' => digit - b'A' + 10,
-        _ => return None,
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let digits: [u8; 8] = s.as_bytes().try_into().ok()?;
+    // The first digit in the top byte.
+    let x = u64::from_be_bytes(digits);
+    if x & HIGH != 0 {
+        return None;
+    }
+    // With every byte below 0x80, adding a per-byte constant below 0x80 carries into no
+    // other byte: each byte's top bit then tells whether it is at least `lo`, or above `hi`.
+    let in_range = |v: u64, lo: u8, hi: u8| {
+        let at_least_lo = v + u64::from(0x80 - lo) * ONES;
+        let above_hi = v + u64::from(0x7f - hi) * ONES;
+        at_least_lo & !above_hi & HIGH
     };
-    Some(u32::from(value))
+    let digit = in_range(x, b'0', b'9');
+    // Setting bit 5 folds 'A'..='F' onto 'a'..='f' and moves no other byte into that range.
+    let letter = in_range(x | (0x20 * ONES), b'a', b'f');
+    if digit | letter != HIGH {
+        return None;
+    }
+    // A digit's value is its low nibble; a letter's ('a' is 0x61, 'A' 0x41) its low nibble
+    // plus 9.
+    let values = (x & (0x0f * ONES)) + (letter >> 7) * 9;
+    // Pack the eight 4-bit values into 32 bits, pairs of bytes at a time.
+    let bytes = (values >> 4 | values) & 0x00ff_00ff_00ff_00ff;
+    let halves = (bytes >> 8 | bytes) & 0x0000_ffff_0000_ffff;
+    Some((halves >> 16 | halves) as u32)
 }
 
 /// Hex bytes of any length.
@@ -110,9 +125,51 @@ mod tests {
         }
     }
 
+    /// Every ASCII character in every place of a valid word, and a two-byte character in
+    /// every place, against std.
+    #[test]
+    fn every_character_in_every_place() {
+        for place in 0..8 {
+            for c in (0u8..0x80).map(char::from) {
+                let mut s: Vec<char> = "09afAF5c".chars().collect();
+                s[place] = c;
+                let s: String = s.into_iter().collect();
+                assert_eq!(parse_word(&s), std_word(&s), "{s:?}");
+            }
+        }
+        for place in 0..7 {
+            let s = format!("{}\u{e9}{}", &"0123456"[..place], &"0123456"[place..6]);
+            assert_eq!(s.len(), 8);
+            assert_eq!(parse_word(&s), None, "{s:?}");
+        }
+    }
+
     proptest! {
         #[test]
         fn words_parse_as_std_parses_them(s in "[0-9a-fA-FgG+ -]{6,10}") {
+            prop_assert_eq!(parse_word(&s), std_word(&s));
+        }
+
+        /// Eight bytes, mostly hex digits, now and then a two-byte character.
+        #[test]
+        fn any_eight_bytes_parse_as_std_parses_them(
+            ascii in prop::collection::vec(
+                prop_oneof![
+                    3 => prop::char::range('0', '9'),
+                    2 => prop::char::range('a', 'f'),
+                    2 => prop::char::range('A', 'F'),
+                    1 => prop::char::range('\0', '\x7f'),
+                ],
+                8,
+            ),
+            wide in prop::option::of((0usize..7, prop::char::range('\u{80}', '\u{7ff}'))),
+        ) {
+            let mut chars = ascii;
+            if let Some((place, c)) = wide {
+                chars.splice(place..place + 2, [c]);
+            }
+            let s: String = chars.into_iter().collect();
+            prop_assert_eq!(s.len(), 8);
             prop_assert_eq!(parse_word(&s), std_word(&s));
         }
 

@@ -22,7 +22,7 @@ use crate::chain::header::roll_version;
 use crate::chain::{Algorithm, Hash256, coinbase, merkle};
 use crate::error::Error;
 use crate::hash::sha256::{self, ResumeMessage};
-use crate::stratum::wire::{MAX_EXTRANONCE_BYTES, parse_word};
+use crate::stratum::wire::{MAX_EXTRANONCE_BYTES, is_hex, parse_word};
 use crate::stratum::{Notify, Submit};
 
 /// Longest extranonce2 accepted on the wire, in bytes (checked before decoding onto the
@@ -213,8 +213,21 @@ impl Validator {
         use Prepared::Final;
         let reject = |r| Final(Verdict::rejected(r));
 
-        // 1. Parse: every hex field is hex.
-        if !submit.is_all_hex() {
+        // 1. Parse: every hex field is hex. The words of 8 digits are decoded in the same
+        // pass, extranonce2 onto the stack when it fits (its size is judged at step 4).
+        let ntime = HexWord::read(&submit.ntime);
+        let nonce = HexWord::read(&submit.nonce);
+        let version_bits = submit.version_bits.as_deref().map(HexWord::read);
+        let mut extranonce2 = [0u8; MAX_EXTRANONCE2];
+        let en2_hex = submit.extranonce2.as_str();
+        let en2_is_hex = if en2_hex.len() <= 2 * MAX_EXTRANONCE2 {
+            // Odd lengths and non-digits are errors.
+            hex::decode_to_slice(en2_hex, &mut extranonce2[..en2_hex.len() / 2]).is_ok()
+        } else {
+            is_hex(en2_hex)
+        };
+        if !en2_is_hex || [Some(ntime), Some(nonce), version_bits].contains(&Some(HexWord::NotHex))
+        {
             return reject(Reason::Malformed);
         }
         // 2. Session state.
@@ -241,16 +254,16 @@ impl Validator {
         if en2_len != session.extranonce2_size || en2_len > MAX_EXTRANONCE2 {
             return reject(Reason::BadExtranonce2);
         }
-        let Some(ntime) = parse_word(&submit.ntime) else {
+        let HexWord::Word(ntime) = ntime else {
             return reject(Reason::BadNtime);
         };
-        let Some(nonce) = parse_word(&submit.nonce) else {
+        let HexWord::Word(nonce) = nonce else {
             return reject(Reason::BadNonce);
         };
-        let version = match &submit.version_bits {
+        let version = match version_bits {
             None => job.version,
-            Some(bits_hex) => {
-                let Some(bits) = parse_word(bits_hex) else {
+            Some(bits) => {
+                let HexWord::Word(bits) = bits else {
                     return reject(Reason::BadVersionBits);
                 };
                 match session.version_mask {
@@ -268,11 +281,8 @@ impl Validator {
             }
             held_back = held_back.or(Some(Reason::BadNtime));
         }
-        // 6. Coinbase (the header follows once the merkle branch is folded).
-        let mut extranonce2 = [0u8; MAX_EXTRANONCE2];
-        if hex::decode_to_slice(&submit.extranonce2, &mut extranonce2[..en2_len]).is_err() {
-            return reject(Reason::Malformed);
-        }
+        // 6. Coinbase (the header follows once the merkle branch is folded): extranonce2 was
+        // decoded at step 1.
         let session_job = memo.job_state(session, &entry);
         let mut header = [0u8; 80];
         header[0..4].copy_from_slice(&version.to_le_bytes());
@@ -348,6 +358,27 @@ impl Validator {
             }));
         }
         Evaluated::Passed { entry, session_job, verdict }
+    }
+}
+
+/// A hex field that should hold a 32-bit word, as step 1 reads it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HexWord {
+    /// 8 hex digits: the word.
+    Word(u32),
+    /// Hex, but not 8 digits: refused at step 4 with the field's own reason.
+    OtherHex,
+    /// Not hex: malformed.
+    NotHex,
+}
+
+impl HexWord {
+    fn read(s: &str) -> HexWord {
+        match parse_word(s) {
+            Some(word) => HexWord::Word(word),
+            None if is_hex(s) => HexWord::OtherHex,
+            None => HexWord::NotHex,
+        }
     }
 }
 

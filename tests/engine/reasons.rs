@@ -135,6 +135,47 @@ fn malformed() {
     }
 }
 
+/// Step 1 before the rest (DESIGN.md): a field that is not hex (a non-digit, an odd count)
+/// is `malformed` whatever else is wrong, even for an unknown job; a hex field of the wrong
+/// size gets its own reason at step 4, after the job.
+#[test]
+fn malformed_before_sizes_and_sizes_after_the_job() {
+    let job = TestJob::new("j1");
+    let nt = hex8(job.ntime);
+    let long_en2 = "00".repeat(35);
+    let cases = [
+        // (extranonce2, ntime, nonce, version bits, job, expected)
+        ("0000001", nt.as_str(), "00000001", None, "j1", "malformed"),
+        (&long_en2[..65], &nt, "00000001", None, "j1", "malformed"),
+        (&long_en2[..], &nt, "00000001", None, "j1", "bad_extranonce2"),
+        ("", &nt, "00000001", None, "j1", "bad_extranonce2"),
+        ("0000000g", &nt, "00000001", None, "j1", "malformed"),
+        ("00000001", "0000000z", "00000001", None, "j1", "malformed"),
+        ("00000001", "000000", "00000001", None, "j1", "bad_ntime"),
+        ("00000001", &nt, "+0000001", None, "j1", "malformed"),
+        ("00000001", &nt, "0000000001", None, "j1", "bad_nonce"),
+        ("00000001", &nt, "00000001", Some("zzzzzzzz"), "j1", "malformed"),
+        ("00000001", &nt, "00000001", Some("0000"), "j1", "bad_version_bits"),
+        ("00000001", &nt, "0000000Z", None, "gone", "malformed"),
+        ("00000001", &nt, "000001", None, "gone", "job_not_found"),
+        ("000001", "0000000", "00000001", None, "gone", "malformed"),
+    ];
+    let mut s = base(&job);
+    for (extranonce2, ntime, nonce, version_bits, job_id, _) in &cases {
+        let mut params = json!([WORKER, job_id, extranonce2, ntime, nonce]);
+        if let Some(bits) = version_bits {
+            params.as_array_mut().unwrap().push(json!(bits));
+        }
+        s.submit(params);
+    }
+    let r = s.run();
+    assert_eq!(r.len(), cases.len());
+    for (rec, case) in r.iter().zip(&cases) {
+        let code = if case.5 == "job_not_found" { 21 } else { 20 };
+        assert_eq!(outcome(rec), rejected(case.5, code), "{case:?}");
+    }
+}
+
 #[test]
 fn not_subscribed() {
     let job = TestJob::new("j1");

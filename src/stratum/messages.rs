@@ -295,8 +295,8 @@ impl Submit {
         })
     }
 
-    /// Whether every hex field is hex (digits only, even count): the share check's form,
-    /// which builds no error message.
+    /// Whether every hex field is hex (digits only, even count), building no error
+    /// message.
     pub fn is_all_hex(&self) -> bool {
         [Some(&self.extranonce2), Some(&self.ntime), Some(&self.nonce), self.version_bits.as_ref()]
             .into_iter()

@@ -68,8 +68,8 @@ impl CoinbasePrefix {
         let before_coinb2 = self.len() + extranonce2.len() as u64;
         match end {
             // The end's bytes are compared too: an end of another coinb2 of the same
-            // length must not stand for this one (a few hundred bytes, a fraction of the
-            // blocks the schedules save).
+            // length must not stand for this one (one pass over at most 8 KB, a fraction
+            // of the rounds the schedules leave).
             Some(end)
                 if end.before_coinb2 == before_coinb2
                     && coinb2.get(end.split..) == Some(end.scheduled.bytes()) =>

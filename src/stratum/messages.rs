@@ -295,15 +295,6 @@ impl Submit {
         })
     }
 
-    /// Whether every hex field is hex (digits only, even count), building no error
-    /// message.
-    pub fn is_all_hex(&self) -> bool {
-        [Some(&self.extranonce2), Some(&self.ntime), Some(&self.nonce), self.version_bits.as_ref()]
-            .into_iter()
-            .flatten()
-            .all(|v| is_hex(v))
-    }
-
     /// Every hex field is hex (digits only, even count).
     pub fn check_hex(&self) -> Result<(), Error> {
         check_hex_fields(&self.extranonce2, &self.ntime, &self.nonce, self.version_bits.as_deref())

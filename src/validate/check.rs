@@ -202,7 +202,7 @@ impl Validator {
     }
 
     /// Steps 1–6 but the coinbase hash: a ready share's `coinbase_txid` is left zero, for
-    /// the caller to fill (a batch hashes the coinbases of two shares in step). `memo`
+    /// the caller to fill (a batch hashes the coinbases of four shares in step). `memo`
     /// carries the job and connection state found for the share before, in a batch.
     pub(crate) fn prepare_before_coinbase_hash<'a>(
         &self,

@@ -618,3 +618,24 @@ fn coinbases_of_one_job_with_their_scheduled_end_in_step() {
         }
     }
 }
+
+/// An end made from another coinb2 of the same length, for the same count of bytes before
+/// it, does not stand for this coinb2: the coinbase is hashed as ever, and right.
+#[test]
+fn a_coinbase_end_of_another_coinb2_is_not_used() {
+    use sharecheck::chain::coinbase::{CoinbaseEnd, CoinbasePrefix};
+    let (coinb1, extranonce1, extranonce2) = ([7u8; 60], [1u8, 2, 3, 4], [5u8, 6, 7, 8]);
+    let coinb2: Vec<u8> = (0..300).map(|i| i as u8).collect();
+    let mut other = coinb2.clone();
+    *other.last_mut().unwrap() ^= 1;
+    let expected = sha2_twice(&[&coinb1[..], &extranonce1, &extranonce2, &coinb2].concat());
+    for path in Sha256Path::supported() {
+        let prefix = CoinbasePrefix::with_path(path, &coinb1, &extranonce1);
+        let own = CoinbaseEnd::new(&coinb2, 68).unwrap();
+        let foreign = CoinbaseEnd::new(&other, 68).unwrap();
+        assert!(prefix.message(&extranonce2, &coinb2, Some(&own)).end.is_some(), "{path}");
+        let message = prefix.message(&extranonce2, &coinb2, Some(&foreign));
+        assert!(message.end.is_none(), "{path}");
+        assert_eq!(sha256d_resume(&message), expected, "{path}");
+    }
+}

@@ -415,3 +415,67 @@ fn a_share_beyond_a_full_duplicate_filter_is_stale() {
     assert_eq!(outcome(&r[2]), rejected("stale", 21));
     assert!(r[2].hash.is_some());
 }
+
+/// The validator's own step 1, for submits built directly (a submit parsed from JSON has
+/// its hex checked by `Submit::from_params` before the validator sees it): a field that is
+/// not hex, non-ASCII or of odd length is `malformed` before `not_subscribed`,
+/// `job_not_found` and `stale`; hex of the wrong size gets its own reason after the job.
+/// `check` and `check_batch` answer alike.
+#[test]
+fn the_validator_finds_malformed_fields_before_session_job_and_sizes() {
+    use sharecheck::stratum::{Notify, Submit};
+    use sharecheck::validate::Reason;
+    let validator = Validator::new(Algorithm::Sha256d, ValidatorConfig::default());
+    let notify = |job: &TestJob, clean: bool| {
+        let v: serde_json::Value = serde_json::from_str(&job.notify(clean)).unwrap();
+        validator.notify(Notify::from_params(&v["params"]).unwrap()).unwrap();
+    };
+    let (old, live) = (TestJob::new("old"), TestJob::new("live"));
+    notify(&old, true);
+    notify(&live, true); // clean: "old" is stale now
+    let mut subscribed = validator.new_session();
+    subscribed.set_extranonce(hex::decode(EN1).unwrap(), 4).unwrap();
+    let unsubscribed = validator.new_session();
+    let nt = format!("{:08x}", live.ntime);
+    let submit =
+        |job: &str, extranonce2: &str, ntime: &str, nonce: &str, bits: Option<&str>| Submit {
+            worker: WORKER.into(),
+            job_id: job.into(),
+            extranonce2: extranonce2.into(),
+            ntime: ntime.into(),
+            nonce: nonce.into(),
+            version_bits: bits.map(Into::into),
+        };
+    let zz66 = "zz".repeat(33);
+    let hex66 = "00".repeat(33);
+    use Reason::*;
+    let cases = [
+        (&subscribed, submit("live", "0000000g", &nt, "00000001", None), Malformed),
+        (&subscribed, submit("live", "\u{e9}000000", &nt, "00000001", None), Malformed),
+        (&subscribed, submit("live", "0000001", &nt, "00000001", None), Malformed),
+        (&subscribed, submit("live", &zz66, &nt, "00000001", None), Malformed),
+        (&subscribed, submit("live", &hex66, &nt, "00000001", None), BadExtranonce2),
+        (&subscribed, submit("live", "", &nt, "00000001", None), BadExtranonce2),
+        (&subscribed, submit("live", "00000001", "0000000z", "00000001", None), Malformed),
+        (&subscribed, submit("live", "00000001", "00000000000", "00000001", None), Malformed),
+        (&subscribed, submit("live", "00000001", "0000000000", "00000001", None), BadNtime),
+        (&subscribed, submit("live", "00000001", &nt, "+0000001", None), Malformed),
+        (&subscribed, submit("live", "00000001", &nt, "0000000001", None), BadNonce),
+        (&subscribed, submit("live", "00000001", &nt, "00000001", Some("zzzzzzzz")), Malformed),
+        (&subscribed, submit("live", "00000001", &nt, "00000001", Some("0000")), BadVersionBits),
+        (&subscribed, submit("gone", "00000001", &nt, "0000000Z", None), Malformed),
+        (&subscribed, submit("gone", "00000001", &nt, "000001", None), JobNotFound),
+        (&subscribed, submit("old", "00000001", "0000000z", "00000001", None), Malformed),
+        (&subscribed, submit("old", "00000001", "000000", "00000001", None), Stale),
+        (&unsubscribed, submit("live", "00000001", &nt, "zz", None), Malformed),
+        (&unsubscribed, submit("live", "00000001", &nt, "00000001", None), NotSubscribed),
+    ];
+    for (session, submit, expected) in &cases {
+        assert_eq!(validator.check(session, submit).reason(), Some(*expected), "{submit:?}");
+    }
+    let items: Vec<_> = cases.iter().map(|(session, submit, _)| (*session, submit)).collect();
+    let batch = validator.check_batch(&items);
+    for (verdict, (_, submit, expected)) in batch.iter().zip(&cases) {
+        assert_eq!(verdict.reason(), Some(*expected), "batch: {submit:?}");
+    }
+}

@@ -554,19 +554,33 @@ fn resume_in_step<const N: usize>(
     }
     let Some(buffers) = buffers.0.first_chunk_mut::<N>() else { return false };
     let ends = group.each_ref().map(ResumeMessage::scheduled_end);
-    let (counts, schedules): ([Option<usize>; N], [&[[u32; 64]]; N]) =
-        if ends.iter().all(Option::is_some) {
-            let schedules = ends.map(|e| e.map_or(&[][..], |e| e.schedules.as_slice()));
-            if schedules.iter().any(|s| s.len() != schedules[0].len()) {
-                return false;
-            }
-            (core::array::from_fn(|i| whole_blocks(&group[i], &mut buffers[i])), schedules)
+    let scheduled = ends.iter().all(Option::is_some);
+    // Block counts from the lengths first: a group that cannot go in step copies nothing.
+    let counts = group.each_ref().map(|m| {
+        let blocks = if scheduled {
+            let len = m.parts_len();
+            len.is_multiple_of(64).then_some(len / 64)
         } else {
-            (core::array::from_fn(|i| padded_tail(&group[i], &mut buffers[i])), [&[][..]; N])
+            Some((m.pieces().map(<[u8]>::len).sum::<usize>() + 9).div_ceil(64))
         };
+        blocks.filter(|&b| b <= RESUME_IN_STEP_BLOCKS)
+    });
     let Some(n) = counts[0].filter(|&n| counts.iter().all(|&c| c == Some(n))) else {
         return false;
     };
+    // Padded whole, the ends' bytes are in the buffers: no schedules then.
+    let schedules: [&[[u32; 64]]; N] = match scheduled {
+        true => ends.map(|e| e.map_or(&[][..], |e| e.schedules.as_slice())),
+        false => [&[][..]; N],
+    };
+    if schedules.iter().any(|s| s.len() != schedules[0].len()) {
+        return false;
+    }
+    for (message, buffer) in group.iter().zip(buffers.iter_mut()) {
+        let copied =
+            if scheduled { whole_blocks(message, buffer) } else { padded_tail(message, buffer) };
+        debug_assert_eq!(copied, Some(n), "counted before");
+    }
     let blocks: [&[[u8; 64]]; N] = core::array::from_fn(|i| &buffers[i][..n]);
     // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
     let states = unsafe {

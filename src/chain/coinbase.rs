@@ -1,6 +1,6 @@
 //! Coinbase assembly from the stratum parts: `coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2`.
 
-use crate::hash::sha256::{ResumeMessage, ScheduledEnd};
+use crate::hash::sha256::{ResumeMessage, ScheduledEnd, sha256d_resume};
 use crate::hash::{Midstate, Platform, Sha256, Sha256Path};
 
 /// Concatenates the four parts of a stratum coinbase.
@@ -40,19 +40,12 @@ impl CoinbasePrefix {
     /// The txid of `prefix ‖ extranonce2 ‖ coinb2`.
     #[inline]
     pub fn txid(&self, extranonce2: &[u8], coinb2: &[u8]) -> [u8; 32] {
-        let mut h = self.midstate.resume();
-        h.update(&self.tail).update(extranonce2).update(coinb2);
-        h.finalize_double()
+        sha256d_resume(&self.message(extranonce2, coinb2, None))
     }
 
-    /// Bytes of `coinb1 ‖ extranonce1`.
-    pub fn len(&self) -> u64 {
+    /// Bytes of `coinb1 ‖ extranonce1`: where extranonce2 starts.
+    pub fn extranonce2_offset(&self) -> u64 {
         self.midstate.bytes_consumed() + self.tail.len() as u64
-    }
-
-    /// Whether `coinb1 ‖ extranonce1` is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// `prefix ‖ extranonce2 ‖ coinb2` as a message to hash from the midstate. `end` (its
@@ -65,7 +58,7 @@ impl CoinbasePrefix {
         coinb2: &'a [u8],
         end: Option<&'a CoinbaseEnd>,
     ) -> ResumeMessage<'a> {
-        let before_coinb2 = self.len() + extranonce2.len() as u64;
+        let before_coinb2 = self.extranonce2_offset() + extranonce2.len() as u64;
         match end {
             // The end's bytes are compared too: an end of another coinb2 of the same
             // length must not stand for this one (one pass over at most 8 KB, a fraction

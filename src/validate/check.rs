@@ -405,7 +405,7 @@ impl ReadyShare {
         let extranonce1 = session.extranonce1.as_deref().unwrap_or_default();
         let prefix: &CoinbasePrefix = self.session_job.prefix(&job.coinb1, extranonce1);
         let extranonce2 = self.extranonce2();
-        let end = self.entry.coinbase_end(prefix.len() + extranonce2.len() as u64);
+        let end = self.entry.coinbase_end(prefix.extranonce2_offset() + extranonce2.len() as u64);
         prefix.message(extranonce2, &job.coinb2, end)
     }
 

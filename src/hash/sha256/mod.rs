@@ -459,50 +459,43 @@ const RESUME_IN_STEP_BLOCKS: usize = 16;
 /// Messages hashed in step at most.
 const RESUME_STREAMS: usize = 4;
 
-/// A message's blocks after its midstate, padded (`0x80`, zeros, the bit length of the
-/// whole message), into `buffer`. `None` if they need more than it holds.
+/// How many blocks of a message after its midstate go through the in-step buffer: its
+/// `parts` before a scheduled end (`scheduled`; they fill whole blocks), or everything
+/// after the midstate, padded. `None` if they are not whole blocks or need more than the
+/// buffer holds.
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-fn padded_tail(
+fn buffered_blocks(message: &ResumeMessage, scheduled: bool) -> Option<usize> {
+    let blocks = if scheduled {
+        let len = message.parts_len();
+        len.is_multiple_of(64).then_some(len / 64)
+    } else {
+        Some((message.pieces().map(<[u8]>::len).sum::<usize>() + 9).div_ceil(64))
+    };
+    blocks.filter(|&b| b <= RESUME_IN_STEP_BLOCKS)
+}
+
+/// Copies into `buffer` the `blocks` that [`buffered_blocks`] counted: the parts alone
+/// (`scheduled`), or every piece then the padding (`0x80`, zeros, the bit length of the
+/// whole message).
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn fill_buffer(
     message: &ResumeMessage,
+    scheduled: bool,
+    blocks: usize,
     buffer: &mut [[u8; 64]; RESUME_IN_STEP_BLOCKS],
-) -> Option<usize> {
-    let len: usize = message.pieces().map(<[u8]>::len).sum();
-    let blocks = (len + 9).div_ceil(64);
-    if blocks > RESUME_IN_STEP_BLOCKS {
-        return None;
-    }
+) {
     let bytes = buffer[..blocks].as_flattened_mut();
     let mut at = 0;
-    for piece in message.pieces() {
+    for piece in message.pieces().take(if scheduled { 3 } else { 4 }) {
         bytes[at..at + piece.len()].copy_from_slice(piece);
         at += piece.len();
     }
-    bytes[at] = 0x80;
-    bytes[at + 1..blocks * 64 - 8].fill(0);
-    let bit_len = (message.midstate.bytes_consumed() + len as u64).wrapping_mul(8);
-    bytes[blocks * 64 - 8..].copy_from_slice(&bit_len.to_be_bytes());
-    Some(blocks)
-}
-
-/// A message's `parts` (whole blocks, before its scheduled end) into `buffer`. `None` if
-/// they need more than it holds.
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-fn whole_blocks(
-    message: &ResumeMessage,
-    buffer: &mut [[u8; 64]; RESUME_IN_STEP_BLOCKS],
-) -> Option<usize> {
-    let len = message.parts_len();
-    let blocks = len / 64;
-    if blocks > RESUME_IN_STEP_BLOCKS || !len.is_multiple_of(64) {
-        return None;
+    if !scheduled {
+        bytes[at] = 0x80;
+        bytes[at + 1..blocks * 64 - 8].fill(0);
+        let bit_len = (message.midstate.bytes_consumed() + at as u64).wrapping_mul(8);
+        bytes[blocks * 64 - 8..].copy_from_slice(&bit_len.to_be_bytes());
     }
-    let bytes = buffer[..blocks].as_flattened_mut();
-    let mut at = 0;
-    for part in message.parts {
-        bytes[at..at + part.len()].copy_from_slice(part);
-        at += part.len();
-    }
-    Some(blocks)
 }
 
 /// Room for the last blocks of the messages [`sha256d_resume_many`] hashes in step (4 KiB):
@@ -556,15 +549,7 @@ fn resume_in_step<const N: usize>(
     let ends = group.each_ref().map(ResumeMessage::scheduled_end);
     let scheduled = ends.iter().all(Option::is_some);
     // Block counts from the lengths first: a group that cannot go in step copies nothing.
-    let counts = group.each_ref().map(|m| {
-        let blocks = if scheduled {
-            let len = m.parts_len();
-            len.is_multiple_of(64).then_some(len / 64)
-        } else {
-            Some((m.pieces().map(<[u8]>::len).sum::<usize>() + 9).div_ceil(64))
-        };
-        blocks.filter(|&b| b <= RESUME_IN_STEP_BLOCKS)
-    });
+    let counts = group.each_ref().map(|m| buffered_blocks(m, scheduled));
     let Some(n) = counts[0].filter(|&n| counts.iter().all(|&c| c == Some(n))) else {
         return false;
     };
@@ -577,9 +562,7 @@ fn resume_in_step<const N: usize>(
         return false;
     }
     for (message, buffer) in group.iter().zip(buffers.iter_mut()) {
-        let copied =
-            if scheduled { whole_blocks(message, buffer) } else { padded_tail(message, buffer) };
-        debug_assert_eq!(copied, Some(n), "counted before");
+        fill_buffer(message, scheduled, n, buffer);
     }
     let blocks: [&[[u8; 64]]; N] = core::array::from_fn(|i| &buffers[i][..n]);
     // SAFETY: `ShaNi` paths come only from `Sha256Path::sha_ni` (the CPU has SHA, SSE4.1).
